@@ -1,0 +1,88 @@
+"""Class-level mood: pure aggregation of one frame's faces, and a per-second history.
+
+Counts distinguish why a student has no emotion: camera off (a tile with no face),
+face not readable (too small/blurred/unsure = "unknown"). Balance is the share of
+positive minus negative among students whose emotion is known, in [-1, 1].
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .layout import Layout, LayoutKind
+from .types import CLASSES, LABELS, NUM_CLASSES, Faces
+
+_VALENCE = np.array([e.valence for e in CLASSES], np.int8)
+
+
+@dataclass(frozen=True)
+class ClassMood:
+    timestamp: float
+    counts: tuple[int, ...]  # faces per emotion, LABELS order
+    present: int  # faces visible
+    unknown: int  # visible but not readable
+    camera_off: int  # gallery tiles with no face
+    positive: int
+    negative: int
+
+    @property
+    def known(self) -> int:
+        return self.present - self.unknown
+
+    @property
+    def balance(self) -> float:
+        """(positive - negative) / known, 0 when nobody is readable."""
+        return (self.positive - self.negative) / self.known if self.known else 0.0
+
+    @property
+    def shares(self) -> dict[str, float]:
+        k = max(self.known, 1)
+        return {label: c / k for label, c in zip(LABELS, self.counts)}
+
+    @property
+    def dominant(self) -> str | None:
+        return LABELS[int(np.argmax(self.counts))] if self.known else None
+
+
+def class_mood(faces: Faces, layout: Layout | None, timestamp: float) -> ClassMood:
+    known = faces.emotion[faces.emotion >= 0].astype(np.int64)
+    counts = np.bincount(known, minlength=NUM_CLASSES)
+    camera_off = 0
+    if layout is not None and layout.kind is not LayoutKind.NONE:
+        with_face = {int(t) for t in faces.tile if t >= 0}
+        camera_off = sum(1 for t in layout.tiles if t.index not in with_face)
+    val = _VALENCE[known] if len(known) else np.zeros(0, np.int8)
+    return ClassMood(
+        timestamp=timestamp,
+        counts=tuple(int(c) for c in counts),
+        present=len(faces),
+        unknown=int((faces.emotion < 0).sum()),
+        camera_off=camera_off,
+        positive=int((val > 0).sum()),
+        negative=int((val < 0).sum()),
+    )
+
+
+@dataclass
+class MoodHistory:
+    """Per-second balance over the last `minutes`, for the trend line of the summary card."""
+
+    minutes: float = 5.0
+    _points: deque[tuple[float, float, int]] = field(default_factory=deque, init=False)  # (t, balance, present)
+
+    def add(self, mood: ClassMood) -> None:
+        second = float(np.floor(mood.timestamp))
+        if self._points and self._points[-1][0] == second:
+            self._points[-1] = (second, mood.balance, mood.present)
+        else:
+            self._points.append((second, mood.balance, mood.present))
+        horizon = second - self.minutes * 60
+        while self._points and self._points[0][0] < horizon:
+            self._points.popleft()
+
+    def series(self) -> np.ndarray:
+        """(N, 3) array of (t, balance, present)."""
+        return np.array(self._points, np.float64).reshape(-1, 3)

@@ -1,0 +1,118 @@
+"""Track faces across frames so each student keeps one id.
+
+`update(faces, period=k)` on frames where the detector ran (every k-th frame);
+`update(None)` in between returns the tracks where they were last seen, which suits
+gallery tiles: heads move a few pixels, tiles do not move until the app reorders them.
+Association is IoU with optimal assignment, restricted to the same gallery tile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from .types import Faces
+
+
+@dataclass(frozen=True)
+class TrackerOptions:
+    iou_threshold: float = 0.3
+    max_missed_frames: int = 15  # a face gone this long (in frames) ends its track
+    min_hits: int = 1  # detections before a track is reported
+    smoothing: float = 0.5  # weight of the new box; damps detector jitter
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.iou_threshold < 1.0:
+            raise ValueError(f"iou_threshold must be in (0, 1), got {self.iou_threshold}")
+        if self.max_missed_frames < 0:
+            raise ValueError(f"max_missed_frames must be >= 0, got {self.max_missed_frames}")
+        if self.min_hits < 1:
+            raise ValueError(f"min_hits must be >= 1, got {self.min_hits}")
+        if not 0.0 < self.smoothing <= 1.0:
+            raise ValueError(f"smoothing must be in (0, 1], got {self.smoothing}")
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(axis=2)
+    area_a = (a[:, 2:] - a[:, :2]).prod(axis=1)
+    area_b = (b[:, 2:] - b[:, :2]).prod(axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
+
+
+@dataclass
+class _Track:
+    id: int
+    faces: Faces  # the last matched detection (one row), box smoothed
+    hits: int = 1
+    missed: int = 0  # frames since last matched
+
+
+@dataclass
+class Tracker:
+    """IoU tracker with stable ids; new ids are never reused within a Tracker."""
+
+    options: TrackerOptions = field(default_factory=TrackerOptions)
+    _tracks: list[_Track] = field(default_factory=list, init=False)
+    _next_id: int = field(default=1, init=False)
+
+    def reset(self) -> None:
+        self._tracks.clear()
+
+    def update(self, faces: Faces | None = None, period: int = 1) -> Faces:
+        """Tracks after this frame, with `track_id` filled in.
+
+        faces=None: no detection this frame; tracks keep their last box. `period` is
+        the number of frames since the previous detection, so track ageing is counted
+        in frames whatever the detection cadence.
+        """
+        if period < 1:
+            raise ValueError(f"period must be >= 1, got {period}")
+        if faces is None:
+            return self._report()
+        for t in self._tracks:
+            t.missed += period
+        self._associate(faces)
+        self._tracks = [t for t in self._tracks if t.missed <= self.options.max_missed_frames]
+        return self._report()
+
+    def _associate(self, faces: Faces) -> None:
+        tracks = self._tracks
+        matched_dets: set[int] = set()
+        if tracks and len(faces):
+            boxes = np.concatenate([t.faces.xyxy for t in tracks])
+            iou = iou_matrix(boxes, faces.xyxy)
+            tiles = np.array([t.faces.tile[0] for t in tracks])
+            # Faces never move between tiles on their own: a reorder is a new track.
+            iou[tiles[:, None] != faces.tile[None, :]] = 0.0
+            rows, cols = linear_sum_assignment(-iou)
+            for r, c in zip(rows, cols):
+                if iou[r, c] < self.options.iou_threshold:
+                    continue
+                t = tracks[r]
+                a = self.options.smoothing
+                box = a * faces.xyxy[c] + (1 - a) * t.faces.xyxy[0]
+                t.faces = faces[[c]].with_(xyxy=box[None])
+                t.hits += 1
+                t.missed = 0
+                matched_dets.add(int(c))
+        for c in range(len(faces)):
+            if c not in matched_dets:
+                tracks.append(_Track(self._next_id, faces[[c]]))
+                self._next_id += 1
+
+    def _report(self) -> Faces:
+        live = [t for t in self._tracks if t.hits >= self.options.min_hits]
+        if not live:
+            return Faces.empty()
+        out = Faces.concat([t.faces for t in live])
+        return out.with_(track_id=np.array([t.id for t in live], np.int64))
+
+    @property
+    def active_ids(self) -> tuple[int, ...]:
+        return tuple(t.id for t in self._tracks)

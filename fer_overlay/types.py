@@ -1,0 +1,171 @@
+"""The data that flows between stages: :class:`Faces` (column per field), :class:`Frame`.
+
+Every stage takes these and returns new ones; arrays are made read-only on the way
+in, so a stage that tries to edit its input fails loudly instead of corrupting another
+stage's view.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+
+class Emotion(str, Enum):
+    """Model classes in output order, plus UNKNOWN for "not decided"."""
+
+    ANGRY = "angry"
+    DISGUST = "disgust"
+    FEAR = "fear"
+    HAPPY = "happy"
+    SAD = "sad"
+    SURPRISE = "surprise"
+    NEUTRAL = "neutral"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def classes(cls) -> tuple[Emotion, ...]:
+        return CLASSES
+
+    @property
+    def valence(self) -> int:
+        """+1 positive, -1 negative, 0 neutral or unknown (for class balance)."""
+        return _VALENCE.get(self, 0)
+
+
+CLASSES: tuple[Emotion, ...] = tuple(e for e in Emotion if e is not Emotion.UNKNOWN)
+LABELS: tuple[str, ...] = tuple(e.value for e in CLASSES)
+NUM_CLASSES = len(CLASSES)
+UNKNOWN_INDEX = -1
+_VALENCE = {
+    Emotion.HAPPY: 1, Emotion.SURPRISE: 1,
+    Emotion.ANGRY: -1, Emotion.DISGUST: -1, Emotion.FEAR: -1, Emotion.SAD: -1,
+}
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, copy=True) if a.flags.writeable or not a.flags.c_contiguous else a
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class Faces:
+    """N faces in one frame, one array per field (supervision-style).
+
+    Columns beyond ``xyxy`` default to "not filled in yet": NaN landmarks and probs,
+    track_id -1, tile -1, emotion -1 (unknown), name None.
+    """
+
+    xyxy: np.ndarray  # (N, 4) float32, input pixels
+    score: np.ndarray = None  # type: ignore[assignment]  # (N,) float32 detector confidence
+    landmarks: np.ndarray = None  # type: ignore[assignment]  # (N, 5, 2) float32; eyes, nose, mouth corners
+    track_id: np.ndarray = None  # type: ignore[assignment]  # (N,) int64, -1 = untracked
+    tile: np.ndarray = None  # type: ignore[assignment]  # (N,) int32, -1 = no gallery grid
+    probs: np.ndarray = None  # type: ignore[assignment]  # (N, 7) float32 in LABELS order, NaN = unclassified
+    emotion: np.ndarray = None  # type: ignore[assignment]  # (N,) int8 index into CLASSES, -1 = unknown
+    name: tuple[str | None, ...] = field(default=())  # one per face, None = unknown
+
+    def __post_init__(self) -> None:
+        xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+        n = len(xyxy)
+        defaults: dict[str, tuple[Any, tuple[int, ...], Any]] = {
+            "score": (np.float32, (n,), 1.0),
+            "landmarks": (np.float32, (n, 5, 2), np.nan),
+            "track_id": (np.int64, (n,), -1),
+            "tile": (np.int32, (n,), -1),
+            "probs": (np.float32, (n, NUM_CLASSES), np.nan),
+            "emotion": (np.int8, (n,), UNKNOWN_INDEX),
+        }
+        object.__setattr__(self, "xyxy", _frozen(xyxy))
+        for name, (dtype, shape, fill) in defaults.items():
+            value = getattr(self, name)
+            arr = np.full(shape, fill, dtype) if value is None else np.asarray(value, dtype=dtype)
+            if arr.shape != shape:
+                raise ValueError(f"Faces.{name} has shape {arr.shape}, expected {shape} for {n} faces")
+            object.__setattr__(self, name, _frozen(arr))
+        names = tuple(self.name) if len(self.name) else (None,) * n
+        if len(names) != n:
+            raise ValueError(f"Faces.name has {len(names)} entries, expected {n}")
+        object.__setattr__(self, "name", names)
+
+    @classmethod
+    def empty(cls) -> Faces:
+        return cls(xyxy=np.zeros((0, 4), np.float32))
+
+    def __len__(self) -> int:
+        return int(self.xyxy.shape[0])
+
+    def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> Faces:
+        idx = np.arange(len(self))[index]
+        idx = np.atleast_1d(idx)
+        return Faces(
+            xyxy=self.xyxy[idx], score=self.score[idx], landmarks=self.landmarks[idx],
+            track_id=self.track_id[idx], tile=self.tile[idx], probs=self.probs[idx],
+            emotion=self.emotion[idx], name=tuple(self.name[i] for i in idx),
+        )
+
+    def __iter__(self) -> Iterator[Faces]:
+        return (self[i] for i in range(len(self)))
+
+    def with_(self, **columns: Any) -> Faces:
+        """A copy with some columns replaced (validated like the constructor)."""
+        return dataclasses.replace(self, **columns)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Faces]) -> Faces:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        return cls(
+            xyxy=np.concatenate([p.xyxy for p in parts]),
+            score=np.concatenate([p.score for p in parts]),
+            landmarks=np.concatenate([p.landmarks for p in parts]),
+            track_id=np.concatenate([p.track_id for p in parts]),
+            tile=np.concatenate([p.tile for p in parts]),
+            probs=np.concatenate([p.probs for p in parts]),
+            emotion=np.concatenate([p.emotion for p in parts]),
+            name=tuple(n for p in parts for n in p.name),
+        )
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Emotion label per face, "unknown" where undecided."""
+        return tuple(LABELS[e] if e >= 0 else Emotion.UNKNOWN.value for e in self.emotion)
+
+    @property
+    def centers(self) -> np.ndarray:
+        return (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Face side in pixels: the shorter box edge."""
+        wh = self.xyxy[:, 2:] - self.xyxy[:, :2]
+        return wh.min(axis=1) if len(self) else np.zeros(0, np.float32)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured image (BGR uint8, H x W x 3) with its capture time and sequence number."""
+
+    image: np.ndarray
+    index: int = 0
+    timestamp: float = 0.0  # seconds, time.monotonic() for live sources, video time for files
+
+    def __post_init__(self) -> None:
+        img = self.image
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            desc = f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
+            raise ValueError(f"Frame.image must be an H x W x 3 uint8 BGR array, got {desc}")
+        if img.shape[0] < 1 or img.shape[1] < 1:
+            raise ValueError(f"Frame.image is empty: {img.shape}")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        return int(self.image.shape[1]), int(self.image.shape[0])

