@@ -15,7 +15,7 @@ log = logging.getLogger("fer_overlay")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import analyze, demo, doctor
+    from .commands import analyze, demo, doctor, run
 
     parser = argparse.ArgumentParser(
         prog="fer-overlay",
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fer-overlay {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (analyze, demo, doctor):
+    for module in (analyze, run, demo, doctor):
         module.register(sub)
     try:
         from . import session_commands
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configure_logging(verbosity: int) -> None:
-    level = logging.WARNING - 10 * min(verbosity + 1, 2)
+    level = logging.WARNING - 10 * min(verbosity, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 

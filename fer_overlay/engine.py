@@ -74,6 +74,7 @@ class EngineOptions:
     view: View = View.GALLERY
     anonymous: bool = False
     stale_after_s: float = 3.0  # older results are not drawn: the gallery may have changed
+    aggregate_shared: bool = False  # shared sinks (the meeting camera) get the summary card only
     retry_every_s: float = 1.0  # after a source error
     trend_minutes: float = 5.0
 
@@ -110,8 +111,11 @@ class LiveEngine:
         options: EngineOptions = EngineOptions(),
         on_result: Callable[[Analysis, ClassMood], None] | None = None,
         style: RenderStyle = RenderStyle(),
+        shared: Sequence[bool] | None = None,
     ) -> None:
         self.source, self.sinks, self.analyze = source, list(sinks), analyze
+        # Which sinks students see (the virtual camera); the rest are the teacher's own.
+        self.shared = list(shared) if shared is not None else [True] * len(self.sinks)
         self.options, self.on_result, self.style = options, on_result, style
         self.view = options.view
         self._view_before_off = options.view if options.view is not View.OFF else View.GALLERY
@@ -244,9 +248,14 @@ class LiveEngine:
             if frame is None:
                 continue
             last_frame = frame
-            image = render(self.view, frame.image, self._state_for(frame), self.options.size, self.style)
-            for sink in self.sinks:
-                sink.send(image)
+            state = self._state_for(frame)
+            view = self.view
+            images: dict[View, np.ndarray] = {}
+            for sink, shared in zip(self.sinks, self.shared):
+                v = View.SUMMARY if shared and self.options.aggregate_shared and view is not View.OFF else view
+                if v not in images:
+                    images[v] = render(v, frame.image, state, self.options.size, self.style)
+                sink.send(images[v])
             sent = time.monotonic()
             self.stats.frames_out += 1
             self.stats.send_times.append(sent)
@@ -261,4 +270,5 @@ class LiveEngine:
         result, mood = latest
         age = max(0.0, frame.timestamp - result.timestamp)
         faces = result.faces if age <= self.options.stale_after_s else Faces.empty()
-        return ViewState(faces, mood, self.history.series(), age, self.options.anonymous, self.status)
+        hidden = result.hidden if age <= self.options.stale_after_s else Faces.empty()
+        return ViewState(faces, mood, self.history.series(), age, self.options.anonymous, self.status, hidden)

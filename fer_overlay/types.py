@@ -69,6 +69,7 @@ class Faces:
     tile: np.ndarray = None  # type: ignore[assignment]  # (N,) int32, -1 = no gallery grid
     probs: np.ndarray = None  # type: ignore[assignment]  # (N, 7) float32 in LABELS order, NaN = unclassified
     emotion: np.ndarray = None  # type: ignore[assignment]  # (N,) int8 index into CLASSES, -1 = unknown
+    raw_probs: np.ndarray = None  # type: ignore[assignment]  # (N, 7) before per-student calibration
     name: tuple[str | None, ...] = field(default=())  # one per face, None = unknown
 
     def __post_init__(self) -> None:
@@ -81,6 +82,7 @@ class Faces:
             "tile": (np.int32, (n,), -1),
             "probs": (np.float32, (n, NUM_CLASSES), np.nan),
             "emotion": (np.int8, (n,), UNKNOWN_INDEX),
+            "raw_probs": (np.float32, (n, NUM_CLASSES), np.nan),
         }
         object.__setattr__(self, "xyxy", _frozen(xyxy))
         for name, (dtype, shape, fill) in defaults.items():
@@ -104,11 +106,8 @@ class Faces:
     def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> Faces:
         idx = np.arange(len(self))[index]
         idx = np.atleast_1d(idx)
-        return Faces(
-            xyxy=self.xyxy[idx], score=self.score[idx], landmarks=self.landmarks[idx],
-            track_id=self.track_id[idx], tile=self.tile[idx], probs=self.probs[idx],
-            emotion=self.emotion[idx], name=tuple(self.name[i] for i in idx),
-        )
+        cols = {c: getattr(self, c)[idx] for c in ARRAY_COLUMNS}
+        return Faces(**cols, name=tuple(self.name[i] for i in idx))
 
     def __iter__(self) -> Iterator[Faces]:
         return (self[i] for i in range(len(self)))
@@ -122,16 +121,8 @@ class Faces:
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
-        return cls(
-            xyxy=np.concatenate([p.xyxy for p in parts]),
-            score=np.concatenate([p.score for p in parts]),
-            landmarks=np.concatenate([p.landmarks for p in parts]),
-            track_id=np.concatenate([p.track_id for p in parts]),
-            tile=np.concatenate([p.tile for p in parts]),
-            probs=np.concatenate([p.probs for p in parts]),
-            emotion=np.concatenate([p.emotion for p in parts]),
-            name=tuple(n for p in parts for n in p.name),
-        )
+        cols = {c: np.concatenate([getattr(p, c) for p in parts]) for c in ARRAY_COLUMNS}
+        return cls(**cols, name=tuple(n for p in parts for n in p.name))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -147,6 +138,9 @@ class Faces:
         """Face side in pixels: the shorter box edge."""
         wh = self.xyxy[:, 2:] - self.xyxy[:, :2]
         return wh.min(axis=1) if len(self) else np.zeros(0, np.float32)
+
+
+ARRAY_COLUMNS = ("xyxy", "score", "landmarks", "track_id", "tile", "probs", "emotion", "raw_probs")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ view is drawn at the output size so text stays the size we chose.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import cv2
@@ -41,6 +41,7 @@ class ViewState:
     age_s: float | None = None  # how old the analysis is relative to the shown frame
     anonymous: bool = False  # no names, faces pixelated
     status: str = ""  # e.g. "source lost, retrying"
+    hidden: Faces = field(default_factory=Faces.empty)  # opted-out students: always pixelated
 
 
 def fit(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float, tuple[int, int]]:
@@ -64,6 +65,8 @@ def transform_faces(faces: Faces, scale: float, offset: tuple[int, int]) -> Face
 def gallery(image: np.ndarray, state: ViewState, size: tuple[int, int], style: RenderStyle) -> np.ndarray:
     canvas, scale, offset = fit(image, size)
     faces = transform_faces(state.faces, scale, offset)
+    if len(state.hidden):
+        canvas = blur_faces(canvas, transform_faces(state.hidden, scale, offset))
     if state.anonymous:
         canvas = blur_faces(canvas, faces)
         faces = faces.with_(name=(None,) * len(faces))
@@ -139,7 +142,7 @@ def render(view: View, image: np.ndarray, state: ViewState, size: tuple[int, int
         side = int(w * 0.3)
         out = np.empty((h, w, 3), np.uint8)
         out[:, : w - side] = gallery(image, state, (w - side, h), style)
-        out[:, w - side :] = summary_card(state, (side, h), RenderStyle(text_scale=0.62 * style.text_scale))
+        out[:, w - side :] = summary_card(state, (side, h), RenderStyle(text_scale=0.72 * style.text_scale))
     if view is not View.OFF and (state.age_s is not None or state.status):
         note = state.status or f"analysis {state.age_s:.1f} s old"
         text_block(out, [note], (8, h - 8), (130, 130, 130), RenderStyle(text_scale=0.8))

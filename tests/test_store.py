@@ -68,6 +68,17 @@ def test_round_trip(db: Path) -> None:
         assert store.students(got.id) == ["Ana", "Ben"]
 
 
+def test_snapshot_reads_while_recording(db: Path) -> None:
+    with SessionStore.open(db) as writer, SessionStore.open(db) as reader:
+        sid = writer.start_session("x", False, {}).id
+        writer.append(sid, *_second(0))
+        with reader.snapshot():
+            assert reader.get(sid).duration_s == 1
+            writer.append(sid, *_second(1))  # WAL: the writer is not blocked by the reader
+            assert reader.get(sid).duration_s == 1 and len(reader.read_students(sid)) == 2
+        assert reader.get(sid).duration_s == 2
+
+
 def test_connection_settings_and_schema(db: Path) -> None:
     with SessionStore.open(db) as store:
         conn = store._conn
@@ -275,7 +286,10 @@ def test_delete_retention_and_forget(db: Path) -> None:
         for path in db.parent.glob(db.name + "*"):  # secure_delete + checkpoint: the name is gone from disk
             assert b"Secret" not in path.read_bytes(), path
             assert b"secret" not in path.read_bytes(), path
-        store.delete_session(new.id)
+        with SessionStore.open(db) as other:
+            other.delete_session(new.id)  # e.g. `fer-overlay forget` while recording
+        with pytest.raises(StoreError, match="no longer exists"):
+            store.append(new.id, *_second(30))
         assert store.list_sessions() == []
         assert store.query("SELECT count(*) FROM student_seconds") == [(0,)]  # cascaded
         store.start_session("a", False, {})

@@ -7,12 +7,12 @@ import json
 import logging
 import sys
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from ..capture import ImageSource, VideoSource
 from ..errors import InputError
+from ..identity import IdentityOptions
 from ..pipeline import Analysis, GalleryPipeline, PipelineOptions, RunningMode
 from ..render import RenderStyle, annotate_faces
 from ..results import document
@@ -31,12 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, default=0, help="video: stop after N frames (0 = all)")
     p.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image (slower)")
     p.add_argument("--provider", action="append", dest="providers", help="onnxruntime execution provider")
-    add_pipeline_options(p)
-    p.set_defaults(func=run)
-
-
-def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores, max 8)")
+    p.add_argument("--anonymous", action="store_true", help="do not read the tiles' name labels")
+    p.set_defaults(func=run)
 
 
 def is_image(path: Path) -> bool:
@@ -51,7 +48,10 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     options = PipelineOptions(
         mode=RunningMode.IMAGE if image_input else RunningMode.VIDEO, detect_every=args.detect_every
     )
-    pipeline = GalleryPipeline.create(options, providers=args.providers, threads=args.threads, flip_tta=args.flip_tta)
+    identity = None if args.anonymous else IdentityOptions()
+    pipeline = GalleryPipeline.create(
+        options, providers=args.providers, threads=args.threads, flip_tta=args.flip_tta, identity=identity
+    )
     analyses = analyze_file(pipeline, path, args.out, args.max_frames)
     if not analyses:
         raise InputError(f"{path} has no frames")
@@ -113,7 +113,3 @@ def summarise(analyses: list[Analysis]) -> str:
         f"median {ms[len(ms) // 2]:.0f} ms per frame",
     ]
     return "\n".join(parts)
-
-
-def with_mode(options: PipelineOptions, mode: RunningMode) -> PipelineOptions:
-    return replace(options, mode=mode)

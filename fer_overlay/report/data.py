@@ -37,7 +37,7 @@ class ReportData:
 
     @property
     def n_bins(self) -> int:
-        return int(self.states.shape[1]) if self.states.ndim == 3 else _n_bins(self.seconds, self.bin_s)
+        return int(self.states.shape[1])
 
     def bin_edges(self) -> np.ndarray:
         """Start second of each bin, plus the end."""
@@ -75,6 +75,11 @@ def _n_bins(seconds: int, bin_s: int) -> int:
 
 
 def load(store: SessionStore, session_id: SessionRef, bin_s: int | None = None) -> ReportData:
+    with store.snapshot():  # a session still being recorded must not grow between queries
+        return _load(store, session_id, bin_s)
+
+
+def _load(store: SessionStore, session_id: SessionRef, bin_s: int | None) -> ReportData:
     info = store.get(session_id)
     sid = info.id
     seconds = info.duration_s

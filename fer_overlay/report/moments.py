@@ -92,10 +92,10 @@ def _what_changed(counts: np.ndarray, t: int, shift: float) -> str:
         return f"balance {shift:+.2f}"
     delta = after / after.sum() - before / before.sum()
     sign = 1 if shift >= 0 else -1
-    # Prefer an emotion of the turn's sign that grew, then one of the other sign that shrank.
-    grew = [j for j in np.argsort(-delta) if VALENCE[j] == sign and delta[j] > 0]
-    shrank = [j for j in np.argsort(delta) if VALENCE[j] == -sign and delta[j] < 0]
-    i = int((grew or shrank or [int(np.argmax(np.abs(delta)))])[0])
+    # The biggest move that explains the turn: an emotion of its sign growing, or of the other sign shrinking.
+    aligned = VALENCE * sign
+    explains = ((aligned > 0) & (delta > 0)) | ((aligned < 0) & (delta < 0))
+    i = int(np.argmax(np.where(explains, np.abs(delta), -1.0))) if explains.any() else int(np.argmax(np.abs(delta)))
     b, a = before[i] / before.sum(), after[i] / after.sum()
     return f"{LABELS[i]} {b:.0%} → {a:.0%} of faces; balance {shift:+.2f} over a minute"
 
@@ -159,7 +159,8 @@ def summary(data: ReportData, turn_list: list[Moment], stretch_list: list[Moment
     neg = [m for m in stretch_list if m.kind is Kind.NEGATIVE]
     if neg:
         spans = ", ".join(f"{clock(data, m.start)}–{clock(data, m.end)}" for m in neg[:3])
-        text.append(f"Sustained negative mood: {spans} ({neg[0].detail.split(';')[0]}).")
+        mark = f"; bookmark “{neg[0].bookmark.label}”" if neg[0].bookmark else ""
+        text.append(f"Sustained negative mood: {spans} ({neg[0].detail.split(';')[0]}{mark}).")
     else:
         text.append("There was no sustained stretch of negative mood.")
     n = len(data.names)

@@ -42,6 +42,7 @@ table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid #eef0f2; }
 th { color: #52606d; font-weight: 600; background: #f9fafb; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.meter { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .bar { display: inline-block; width: 70px; height: 8px; background: #eef0f2; border-radius: 4px;
        margin-right: 8px; vertical-align: 1px; overflow: hidden; }
 .bar b { display: block; height: 100%; background: #4f7fb0; }
@@ -123,9 +124,9 @@ def _attendance_table(data: ReportData) -> str:
         neg = emo[i][VALENCE < 0].sum()
         rows.append(
             f"<tr><td>{_e(name)}</td>"
-            f'<td class="num">{_bar(present[i] / max(data.seconds, 1))}{_e(duration_text(present[i]))} '
+            f'<td class="meter">{_bar(present[i] / max(data.seconds, 1))}{_e(duration_text(present[i]))} '
             f"({_pct(present[i], data.seconds)})</td>"
-            f'<td class="num">{_bar(camera[i] / max(present[i], 1))}{_pct(camera[i], present[i])}</td>'
+            f'<td class="meter">{_bar(camera[i] / max(present[i], 1))}{_pct(camera[i], present[i])}</td>'
             f"<td>{_e(mostly)}</td>"
             f'<td class="num">{_pct(pos, classified)}</td><td class="num">{_pct(neg, classified)}</td></tr>')
     return ("<table><thead><tr><th>Student</th><th>In the meeting</th><th>Camera on</th><th>Mostly</th>"

@@ -34,7 +34,9 @@ def _f(x: float) -> str:
 def _ticks(data: ReportData) -> list[int]:
     span = max(data.seconds, 1)
     step = next((s for s in (30, 60, 120, 300, 600, 900, 1800, 3600) if span / s <= 12), 7200)
-    return list(range(0, data.seconds + 1, step))
+    start = data.info.started_at
+    first = -(start.hour * 3600 + start.minute * 60 + start.second) % step  # round clock times: 10:05, 10:10
+    return list(range(first, data.seconds + 1, step))
 
 
 def _tick_label(data: ReportData, t: int) -> str:

@@ -133,8 +133,8 @@ def friendly_error(exc: sqlite3.Error, path: Path, doing: str, busy_timeout: flo
         )
     if code in (_SQLITE_CANTOPEN, _SQLITE_READONLY, _SQLITE_IOERR):
         return StoreError(
-            f"Cannot {doing}: {where} cannot be opened or written ({exc}). Check the folder exists and is "
-            f"writable, or set {DATA_DIR_ENV} to another folder."
+            f"Cannot {doing}: {where} cannot be opened or written ({exc}); anything recorded before is kept. "
+            f"Check the folder exists and is writable, or set {DATA_DIR_ENV} to another folder."
         )
     return StoreError(f"Cannot {doing}: {where} reported an error: {exc}")
 

@@ -29,8 +29,12 @@ def export_csv(store: SessionStore, session_id: SessionRef, out_dir: str | Path,
 
     ``anonymize`` defaults to the session's own flag: anonymous sessions export "Student N".
     """
+    with store.snapshot():  # one consistent state even if the session is still being recorded
+        return _export(store, session_id, Path(out_dir).expanduser(), anonymize)
+
+
+def _export(store: SessionStore, session_id: SessionRef, out: Path, anonymize: bool | None) -> list[Path]:
     info = store.get(session_id)
-    out = Path(out_dir).expanduser()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -118,6 +118,16 @@ class SessionStore:
                 rollback_quietly(self._conn)
                 raise
 
+    @contextmanager
+    def snapshot(self) -> Iterator[SessionStore]:
+        """Reads inside see one consistent state, even while another process keeps recording."""
+        with self._errors("read sessions"):
+            self._conn.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            rollback_quietly(self._conn)  # nothing was written; just end the read transaction
+
     def query(self, sql: str, params: Sequence[Any] = (), doing: str = "read sessions") -> list[tuple[Any, ...]]:
         """Run a read-only query with errors turned into StoreError (for reports and exports)."""
         with self._errors(doing):
@@ -217,6 +227,9 @@ class SessionStore:
                         [(session_id, k, t) for k, t in new_keys.items()],
                     )
         except sqlite3.IntegrityError as exc:
+            if "FOREIGN KEY" in str(exc).upper():
+                raise StoreError(f"Session {session_id} no longer exists in {self.path} (deleted with "
+                                 f"`fer-overlay forget`?); it stopped being recorded.") from exc
             raise ValueError(f"{span} of session {session_id} already recorded ({exc})") from exc
         roster.update(new_keys)
 
@@ -293,7 +306,7 @@ class SessionStore:
         """
         if days <= 0:
             raise ValueError(f"retention must be > 0 days, got {days} (use delete_all to remove everything)")
-        cutoff = (now or datetime.now().astimezone()) - timedelta(days=days)
+        cutoff = (now or datetime.now()).astimezone() - timedelta(days=days)
         old = [s.id for s in self.list_sessions() if s.started_at < cutoff and s.id not in self._rosters]
         if old:
             with self._transaction("delete old sessions") as conn:

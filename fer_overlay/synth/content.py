@@ -26,6 +26,8 @@ _SHIRTS: tuple[BGR, ...] = (
     (90, 50, 30), (70, 70, 70), (45, 45, 45), (40, 40, 110), (230, 230, 230), (60, 100, 60), (140, 110, 80),
     (50, 120, 170), (120, 80, 120), (180, 160, 150), (50, 60, 140), (100, 130, 150),
 )
+_CONTRAST = 16
+_HAIR: tuple[BGR, ...] = ((25, 25, 30), (30, 40, 55), (40, 60, 90), (90, 140, 180), (140, 140, 145), (30, 45, 75))
 
 
 class Backdrop(str, Enum):
@@ -65,7 +67,10 @@ def backdrop(kind: Backdrop, w: int, h: int, rng: Rng) -> np.ndarray:
 
 
 def _room(wall: np.ndarray, w: int, h: int, rng: Rng) -> np.ndarray:
-    cells = rng.normal(0.0, 28.0, (rng.integers(3, 6), rng.integers(4, 8), 3)).astype(np.float32)
+    gy, gx = int(rng.integers(3, 6)), int(rng.integers(4, 8))
+    # Mostly light and shade, a little colour: rooms are not rainbows.
+    cells = rng.normal(0.0, 22.0, (gy, gx, 1)) + rng.normal(0.0, 6.0, (gy, gx, 3))
+    cells = cells.astype(np.float32)
     img = wall + cv2.resize(cells, (w, h), interpolation=cv2.INTER_CUBIC)
     # A window (bright) and a piece of furniture (dark) give the blur something to blur.
     ww, wh = int(w * rng.uniform(0.15, 0.3)), int(h * rng.uniform(0.3, 0.5))
@@ -91,9 +96,10 @@ def _bookshelf(w: int, h: int, rng: Rng) -> np.ndarray:
             bw = max(2, int(w * rng.uniform(0.015, 0.045)))
             bh = int((bottom - top) * rng.uniform(0.55, 0.92))
             if rng.random() > 0.12:  # leave the odd gap on the shelf
-                img[bottom - bh : bottom, x : x + bw] = rng.integers(30, 210, 3)
+                spine = rng.integers(30, 200, 3).astype(np.float32)
+                img[bottom - bh : bottom, x : x + bw] = 0.55 * spine + 0.45 * spine.mean()
             x += bw + int(rng.integers(0, 2))
-    return cv2.GaussianBlur(img, (0, 0), max(0.8, w / 400))
+    return cv2.GaussianBlur(img, (0, 0), max(0.8, w / 250))
 
 
 def vary(photo: FacePhoto, rng: Rng) -> tuple[np.ndarray, Box]:
@@ -108,8 +114,13 @@ def vary(photo: FacePhoto, rng: Rng) -> tuple[np.ndarray, Box]:
     return np.clip(image + 0.5, 0, 255).astype(np.uint8), (x1, y1, x2, y2)
 
 
-def person(photo: FacePhoto, w: int, h: int, rng: Rng) -> Person:
-    """Head (the photo) on a neck and shoulders, placed as a webcam at a desk would frame it."""
+def person(photo: FacePhoto, w: int, h: int, rng: Rng, avoid: BGR | None = None) -> Person:
+    """Head (the photo) on a neck and shoulders, placed as a webcam at a desk would frame it.
+
+    The shirt reaches the tile's bottom edge, so it is kept at least ``_CONTRAST`` levels
+    away from ``avoid`` (the app background): a shirt drawn exactly in the gap colour would
+    erase the tile edge, which real, noisy video does not do over a whole edge.
+    """
     image, (fx1, fy1, fx2, fy2) = vary(photo, rng)
     ph, pw = image.shape[:2]
     face_h = rng.uniform(*FACE_HEIGHT) * h
@@ -126,23 +137,42 @@ def person(photo: FacePhoto, w: int, h: int, rng: Rng) -> Person:
     colour = np.zeros((h, w, 3), np.float32)
     alpha = np.zeros((h, w), np.float32)
     chin = face[3]
-    fcx = (face[0] + face[2]) / 2
-    skin = _skin(image) * 0.82  # necks sit in the chin's shadow
+    fcx, fcy = (face[0] + face[2]) / 2, (face[1] + face[3]) / 2
+
+    # Back to front: hair, neck, shirt, then the photo. The photos are cut at the hairline;
+    # hair behind them makes a head rather than a mask.
+    hair = np.zeros((h, w), np.uint8)
+    cut = rng.random()
+    hx, hy = face_w * rng.uniform(0.56, 0.66), face_h * rng.uniform(0.6, 0.68)
+    if cut > 0.1:  # the rest are bald
+        cv2.ellipse(hair, (round(fcx), round(fcy - 0.1 * face_h)), (round(hx), round(hy)), 0, 0, 360, 255, -1,
+                    cv2.LINE_AA)
+    if cut > 0.7:  # long hair, falling behind the shoulders
+        cv2.ellipse(hair, (round(fcx), round(chin)), (round(hx * 0.95), round(0.6 * face_h)), 0, 0, 360, 255, -1,
+                    cv2.LINE_AA)
+    tone = _HAIR[rng.integers(len(_HAIR))]
+    if _is_grey(image):
+        tone = (int(np.mean(tone)),) * 3
+    _over(colour, alpha, cv2.GaussianBlur(hair, (0, 0), max(0.6, face_w / 60)), _jitter(tone, rng, 8))
+
     neck = np.zeros((h, w), np.uint8)
     nw = 0.22 * face_w
     cv2.rectangle(neck, (round(fcx - nw), round(chin - 0.35 * face_h)), (round(fcx + nw), h), 255, -1)
-    _over(colour, alpha, neck, skin)
+    _over(colour, alpha, neck, _skin(image) * 0.82)  # necks sit in the chin's shadow
 
     shoulders = np.zeros((h, w), np.uint8)
-    top = chin + 0.12 * face_h
-    rx, ry = face_w * rng.uniform(1.25, 1.6), face_h * rng.uniform(0.6, 0.9)
+    top = chin + 0.2 * face_h
+    rx, ry = face_w * rng.uniform(1.05, 1.35), face_h * rng.uniform(0.45, 0.7)
     centre = (round(fcx + rng.uniform(-0.05, 0.05) * face_w), round(top + ry))
     cv2.ellipse(shoulders, centre, (round(rx), round(ry)), 0, 0, 360, 255, -1, cv2.LINE_AA)
     cv2.rectangle(shoulders, (round(centre[0] - rx), centre[1]), (round(centre[0] + rx), h), 255, -1)
     # A V-neck collar lets the neck show through the shirt.
     vee = np.array([[fcx - nw, top - 1], [fcx + nw, top - 1], [fcx, top + 0.35 * face_h]], np.int32)
     cv2.fillConvexPoly(shoulders, vee, 0, cv2.LINE_AA)
-    _over(colour, alpha, shoulders, _jitter(_SHIRTS[rng.integers(len(_SHIRTS))], rng, 10))
+    shirt = _jitter(_SHIRTS[rng.integers(len(_SHIRTS))], rng, 10)
+    if avoid is not None and np.abs(shirt - np.array(avoid, np.float32)).max() < _CONTRAST:
+        shirt = np.clip(np.array(avoid, np.float32) + _CONTRAST, 0, 255)
+    _over(colour, alpha, shoulders, shirt)
 
     head = np.zeros((h, w), np.float32)
     head_colour = np.zeros((h, w, 3), np.float32)
@@ -153,6 +183,11 @@ def person(photo: FacePhoto, w: int, h: int, rng: Rng) -> Person:
     colour[:] = head_colour * head[..., None] + colour * (1.0 - head[..., None])
     alpha[:] = head + alpha * (1.0 - head)
     return Person(colour, alpha, tuple(float(v) for v in face))  # type: ignore[arg-type]
+
+
+def _is_grey(image: np.ndarray) -> bool:
+    small = image[:: max(1, image.shape[0] // 32), :: max(1, image.shape[1] // 32)].astype(np.int16)
+    return float(np.abs(small - small.mean(axis=2, keepdims=True)).mean()) < 3.0
 
 
 def _skin(image: np.ndarray) -> np.ndarray:

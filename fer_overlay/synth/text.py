@@ -101,7 +101,7 @@ def _mask(text: str, px: int, bold: bool) -> np.ndarray:
         ImageDraw.Draw(im).text((0, 0), text, fill=255, font=_font(px, bold))
         return np.asarray(im, np.float32) / 255.0
     face, scale, thick = _cv2_params(px, bold)
-    (_, th), base = cv2.getTextSize(text, face, scale, thick)
+    (_, th), _ = cv2.getTextSize(text, face, scale, thick)
     m = np.zeros((h, w + 2), np.uint8)
     cv2.putText(m, text, (0, th), face, scale, 255, thick, cv2.LINE_AA)
     return m.astype(np.float32) / 255.0

@@ -50,8 +50,9 @@ def name_label(tile: np.ndarray, name: str, style: Style) -> str:
         # Meet puts bare text on the video and keeps it readable with a soft shadow.
         glyphs = np.zeros((bh + 6, bw + 6, 3), np.uint8)
         draw_text(glyphs, text, 3, 3, px, WHITE)
-        shadow = cv2.GaussianBlur(glyphs[..., 0].astype(np.float32) / 255.0, (0, 0), 1.5)
-        blend(tile, np.clip(shadow * 1.5, 0, 1), bx - 2, by - 2, (0, 0, 0), alpha=0.6)
+        glyphs = cv2.dilate(glyphs[..., 0], np.ones((3, 3), np.uint8))
+        shadow = cv2.GaussianBlur(glyphs.astype(np.float32) / 255.0, (0, 0), 1.2)
+        blend(tile, np.clip(shadow * 2.0, 0, 1), bx - 3, by - 2, (0, 0, 0), alpha=0.75)
     draw_text(tile, text, bx + pad_x, by + pad_y, px, WHITE)
     return text
 

@@ -1,0 +1,99 @@
+"""Per-student resting expression (few-shot calibration) and emotions relative to it.
+
+Some faces read as sad or angry at rest. During the first minutes of a session (or
+after the calibrate hotkey) we average each student's smoothed probabilities; later
+outputs are re-weighted by prior / baseline, a Bayesian change of prior: what the model
+sees in this face at rest stops counting as evidence. The student's own baseline is
+shrunk towards the population's resting output so a short calibration cannot erase a
+class entirely. Raw outputs are kept alongside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .smoothing import SmoothingOptions, decide
+from .types import LABELS, NUM_CLASSES, Faces
+
+# The bundled model's mean output on FER2013 PublicTest faces labelled neutral; the
+# exporter records the model's own figure in its metadata, this is the fallback.
+DEFAULT_REST_PRIOR = np.array([0.06, 0.005, 0.06, 0.05, 0.14, 0.025, 0.66], np.float64)
+
+
+@dataclass(frozen=True)
+class BaselineOptions:
+    calibration_s: float = 180.0
+    min_samples: int = 15  # readable observations before a baseline is used
+    shrink: float = 0.7  # weight of the student's own baseline against the population prior
+    rest_prior: tuple[float, ...] = tuple(DEFAULT_REST_PRIOR.tolist())
+
+    def __post_init__(self) -> None:
+        if len(self.rest_prior) != NUM_CLASSES or min(self.rest_prior) <= 0:
+            raise ValueError(f"rest_prior needs {NUM_CLASSES} positive values in {LABELS} order")
+        if not 0.0 <= self.shrink <= 1.0:
+            raise ValueError(f"shrink must be in [0, 1], got {self.shrink}")
+        if self.calibration_s <= 0:
+            raise ValueError(f"calibration_s must be > 0, got {self.calibration_s}")
+
+
+def relative(probs: np.ndarray, baseline: np.ndarray, prior: np.ndarray, shrink: float) -> np.ndarray:
+    """Re-weight rows of `probs` by prior / (shrunk baseline); rows stay distributions."""
+    base = shrink * baseline + (1 - shrink) * prior
+    w = probs * (prior / np.maximum(base, 1e-6))
+    return w / np.maximum(w.sum(axis=-1, keepdims=True), 1e-12)
+
+
+@dataclass
+class _Acc:
+    total: np.ndarray = field(default_factory=lambda: np.zeros(NUM_CLASSES))
+    n: int = 0
+
+
+@dataclass
+class Baselines:
+    """Learns baselines per student key during calibration windows."""
+
+    options: BaselineOptions = field(default_factory=BaselineOptions)
+    smoothing: SmoothingOptions = field(default_factory=SmoothingOptions)
+    _acc: dict[str, _Acc] = field(default_factory=dict, init=False)
+    _window: tuple[float, float] | None = field(default=None, init=False)
+
+    def calibrate(self, t: float) -> None:
+        """Start (or restart) learning everyone's resting expression from now."""
+        self._acc.clear()
+        self._window = (t, t + self.options.calibration_s)
+
+    def calibrating(self, t: float) -> bool:
+        return self._window is not None and self._window[0] <= t < self._window[1]
+
+    def baseline(self, key: str) -> np.ndarray | None:
+        acc = self._acc.get(key)
+        if acc is None or acc.n < self.options.min_samples:
+            return None
+        return acc.total / acc.n
+
+    def update(self, faces: Faces, keys: list[str], t: float) -> Faces:
+        """Faces whose probs/emotion are relative to each student's baseline where one exists;
+        the smoothed raw distribution moves to `raw_probs`."""
+        if self._window is None:
+            self.calibrate(t)
+        raw = faces.probs
+        out = raw.copy()
+        known = np.isfinite(raw).all(axis=1)
+        prior = np.asarray(self.options.rest_prior, np.float64)
+        prior = prior / prior.sum()
+        for i, key in enumerate(keys):
+            if not known[i]:
+                continue
+            if self.calibrating(t):
+                acc = self._acc.setdefault(key, _Acc())
+                acc.total += raw[i]
+                acc.n += 1
+            base = self.baseline(key)
+            if base is not None:
+                out[i] = relative(raw[i][None].astype(np.float64), base, prior, self.options.shrink)[0]
+        fresh = faces.emotion >= 0  # the smoother's freshness/quality verdict stands
+        emotion = np.where(fresh, decide(out, fresh, self.smoothing), -1).astype(np.int8)
+        return faces.with_(probs=out, emotion=emotion, raw_probs=raw)

@@ -1,0 +1,101 @@
+"""`fer-overlay run`: the live app without the tray (and `fer-overlay` alone: with it)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from ..app import AppState
+from ..app.controller import Controller, RunPlan
+from ..config import Settings
+from ..views import View
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="capture, analyse and publish until stopped (Ctrl+C) or --duration")
+    p.add_argument("--source", help="monitor:N | region:X,Y,W,H | window:TITLE | video:PATH | image:PATH")
+    p.add_argument("--sink", action="append", help="virtualcam[:BACKEND] | preview | file:PATH | null (repeatable)")
+    p.add_argument("--view", choices=[v.value for v in View])
+    p.add_argument("--fps", type=float)
+    p.add_argument("--size", help="output size WxH, e.g. 1280x720")
+    p.add_argument("--duration", type=float, help="stop after S seconds")
+    p.add_argument("--anonymous", action="store_true", default=None, help="no names are read, shown or stored")
+    p.add_argument("--no-log", action="store_true", help="do not record this session")
+    p.add_argument("--hotkeys", action="store_true", help="also listen for the global hotkeys")
+    p.add_argument("--config", type=Path, help="settings file (default: the platform's config folder)")
+    p.set_defaults(func=run)
+
+
+def overrides(args: argparse.Namespace) -> dict[str, object]:
+    pairs = {
+        "capture.source": args.source, "output.view": args.view, "output.fps": args.fps,
+        "output.size": args.size, "privacy.anonymous": args.anonymous,
+        "session.log": False if args.no_log else None,
+    }
+    return {k: v for k, v in pairs.items() if v is not None}
+
+
+def plan_from_args(args: argparse.Namespace) -> tuple[Settings, RunPlan]:
+    settings = Settings.load(args.config, overrides(args))
+    plan = RunPlan.from_settings(settings)
+    if args.sink:
+        plan = replace(plan, sinks=tuple(args.sink))
+    return settings, plan
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    settings, plan = plan_from_args(args)
+    controller = Controller(plan)
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    hotkeys = _start_hotkeys(settings, controller) if args.hotkeys else None
+    controller.start()
+    print(f"running: {plan.source} -> {', '.join(plan.sinks)} ({controller.view.value}); Ctrl+C stops", file=out)
+    deadline = time.monotonic() + args.duration if args.duration else None
+    try:
+        while not stop.is_set():
+            engine = controller.engine
+            if engine is None or not engine.running:
+                break  # a file source ended, or the engine stopped itself
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            stop.wait(0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if hotkeys is not None:
+            hotkeys.stop()
+        engine = controller.engine
+        controller.shutdown()
+    if engine is not None:
+        s = engine.stats
+        gap_ms = s.max_gap_s() * 1000
+        print(f"stopped: {s.frames_out} frames out, {s.frames_analysed} analysed, max gap {gap_ms:.0f} ms", file=out)
+    return 1 if controller.state is AppState.ERROR else 0
+
+
+def _start_hotkeys(settings: Settings, controller: Controller):
+    from ..app.hotkeys import Hotkeys, HotkeyUnavailable
+
+    actions = {
+        "toggle_overlay": controller.toggle_overlay, "cycle_view": controller.cycle_view,
+        "bookmark": controller.bookmark, "calibrate": controller.calibrate,
+    }
+    bindings = {name: getattr(settings.hotkeys, name) for name in actions}
+    try:
+        hk = Hotkeys(bindings, actions)
+        hk.start()
+    except HotkeyUnavailable as exc:
+        log.warning("%s", exc)
+        return None
+    return hk

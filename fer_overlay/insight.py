@@ -1,0 +1,146 @@
+"""From analysis frames to what a teacher acts on: per-second records, class turns and
+students who need attention.
+
+One record per second of session time holds the state at the end of that second (the
+newest analysis), which is what the teacher saw. A *turn* is a second in which many
+students' valence differs from what it was a few seconds earlier (a joke lands, a
+hard question confuses). A student *needs attention* after being negative, or gone
+from view, for longer than `attention_after_s`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .identity import student_key
+from .mood import ClassMood
+from .pipeline import Analysis
+from .store import ClassSecond, StudentSecond
+from .types import CLASSES, Emotion
+
+
+@dataclass(frozen=True)
+class InsightOptions:
+    attention_after_s: float = 60.0
+    turn_window_s: float = 5.0
+    turn_fraction: float = 0.3  # of readable students changing valence within the window
+    min_turn_students: int = 3
+
+    def __post_init__(self) -> None:
+        if self.attention_after_s <= 0 or self.turn_window_s <= 0:
+            raise ValueError("attention_after_s and turn_window_s must be > 0")
+        if not 0 < self.turn_fraction <= 1:
+            raise ValueError(f"turn_fraction must be in (0, 1], got {self.turn_fraction}")
+
+
+@dataclass(frozen=True)
+class Attention:
+    student: str
+    reason: str  # "negative" or "not visible"
+    since_s: float
+
+
+@dataclass
+class _Student:
+    last_seen: float
+    last_ok: float  # last time seen with a non-negative emotion
+    valence: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=64))  # (second, valence)
+
+
+def _emotion(index: int) -> Emotion:
+    return CLASSES[index] if index >= 0 else Emotion.UNKNOWN
+
+
+def student_rows(t: int, analysis: Analysis) -> list[StudentSecond]:
+    faces = analysis.faces
+    rows = []
+    raw_known = np.isfinite(faces.raw_probs).all(axis=1)
+    for i in range(len(faces)):
+        key = faces.name[i] or student_key(None, int(faces.track_id[i]))
+        reported = int(faces.emotion[i])
+        if raw_known[i] and reported >= 0:
+            raw, relative = int(np.argmax(faces.raw_probs[i])), _emotion(reported)
+            conf = float(faces.raw_probs[i, raw])
+        else:
+            raw, relative = reported, None
+            conf = float(faces.probs[i, raw]) if raw >= 0 else 0.0
+        rows.append(StudentSecond(t, key, _emotion(raw), min(max(conf, 0.0), 1.0), relative))
+    return rows
+
+
+@dataclass
+class ClassInsight:
+    """Feed it every analysis; it hands back finished seconds to record."""
+
+    options: InsightOptions = field(default_factory=InsightOptions)
+    start: float | None = None
+    _pending: tuple[int, Analysis, ClassMood] | None = field(default=None, init=False)
+    _students: dict[str, _Student] = field(default_factory=dict, init=False)
+    _last_turn: float = field(default=-1e9, init=False)
+    turns: list[int] = field(default_factory=list, init=False)
+
+    def add(self, analysis: Analysis, mood: ClassMood) -> list[tuple[ClassSecond, list[StudentSecond]]]:
+        if self.start is None:
+            self.start = analysis.timestamp
+        second = int(analysis.timestamp - self.start)
+        done = []
+        if self._pending is not None and second > self._pending[0]:
+            done.append(self._finish(*self._pending))
+        self._pending = (second, analysis, mood)
+        return done
+
+    def flush(self) -> list[tuple[ClassSecond, list[StudentSecond]]]:
+        done = [self._finish(*self._pending)] if self._pending is not None else []
+        self._pending = None
+        return done
+
+    def _finish(self, t: int, analysis: Analysis, mood: ClassMood) -> tuple[ClassSecond, list[StudentSecond]]:
+        now = analysis.timestamp
+        rows = student_rows(t, analysis)
+        for row in rows:
+            st = self._students.setdefault(row.student, _Student(now, now))
+            st.last_seen = now
+            effective = row.relative or row.emotion
+            if effective is not Emotion.UNKNOWN:
+                st.valence.append((t, effective.valence))
+                if effective.valence >= 0:
+                    st.last_ok = now
+        seen = {r.student for r in rows}
+        gone = [StudentSecond(t, key, present=False, camera_on=False) for key in self._students if key not in seen]
+        turn = self._turn(t, now)
+        record = ClassSecond(
+            t=t, present=mood.present, camera_off=mood.camera_off, not_visible=len(gone), unknown=mood.unknown,
+            counts=mood.counts, balance=float(np.clip(mood.balance, -1, 1)), turn=turn,
+        )
+        return record, rows + gone
+
+    def _turn(self, t: int, now: float) -> bool:
+        window = self.options.turn_window_s
+        changed = readable = 0
+        for st in self._students.values():
+            if not st.valence or st.valence[-1][0] != t:
+                continue
+            readable += 1
+            before = [v for s, v in st.valence if t - window - 2 <= s <= t - window]
+            if before and before[-1] != st.valence[-1][1]:
+                changed += 1
+        need = max(self.options.min_turn_students, self.options.turn_fraction * readable)
+        if readable and changed >= need and now - self._last_turn >= window:
+            self._last_turn = now
+            self.turns.append(t)
+            return True
+        return False
+
+    def attention(self, now: float) -> list[Attention]:
+        """Students to look at now, longest first."""
+        limit = self.options.attention_after_s
+        out = []
+        for key, st in self._students.items():
+            if now - st.last_seen >= limit:
+                out.append(Attention(key, "not visible", now - st.last_seen))
+            elif now - st.last_ok >= limit:
+                out.append(Attention(key, "negative", now - st.last_ok))
+        return sorted(out, key=lambda a: -a.since_s)

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Evaluate the ONNX emotion model for the model card (models/README.md).
+
+    python scripts/eval_emotion.py [--model models/emotion.onnx] [--out models]
+
+FER2013 PublicTest: accuracy overall and per class, with and without flip TTA, and a
+confusion-matrix PNG. Also the end-to-end check on ../shared/data/faces photos (face
+found by CenterFace, cropped as the live pipeline crops): faces the model never saw,
+from another source than FER2013. Writes OUT/emotion_eval.json and OUT/confusion.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fer_overlay import EmotionClassifier  # noqa: E402
+from fer_overlay.classify import normalise  # noqa: E402
+from fer_overlay.crops import CropOptions, crop_faces  # noqa: E402
+from fer_overlay.detect import CenterFace, DetectorOptions  # noqa: E402
+from fer_overlay.types import LABELS  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+
+
+def per_class(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    return {label: float((pred[y == i] == i).mean()) for i, label in enumerate(LABELS) if (y == i).any()}
+
+
+def confusion(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    m = np.zeros((len(LABELS), len(LABELS)), np.int64)
+    np.add.at(m, (y, pred), 1)
+    return m
+
+
+def draw_confusion(m: np.ndarray, title: str) -> np.ndarray:
+    cell, left, top = 72, 110, 70
+    n = len(LABELS)
+    img = np.full((top + n * cell + 20, left + n * cell + 20, 3), 255, np.uint8)
+    norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(img, title, (10, 24), font, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, "rows: true, columns: predicted (row-normalised)", (10, 46), font, 0.42, (60, 60, 60), 1,
+                cv2.LINE_AA)
+    for i in range(n):
+        cv2.putText(img, LABELS[i], (8, top + i * cell + cell // 2 + 5), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(img, LABELS[i][:5], (left + i * cell + 8, top - 6), font, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+        for j in range(n):
+            v = norm[i, j]
+            shade = int(255 - 200 * v)
+            x, y = left + j * cell, top + i * cell
+            cv2.rectangle(img, (x, y), (x + cell - 2, y + cell - 2), (255, shade, shade), -1)
+            colour = (255, 255, 255) if v > 0.5 else (0, 0, 0)
+            cv2.putText(img, f"{v * 100:.0f}%", (x + 14, y + 32), font, 0.5, colour, 1, cv2.LINE_AA)
+            cv2.putText(img, str(m[i, j]), (x + 14, y + 52), font, 0.35, colour, 1, cv2.LINE_AA)
+    return img
+
+
+def eval_fer(clf: EmotionClassifier, tta: EmotionClassifier, out: Path) -> dict:
+    data = np.load(DATA / "fer2013" / "fer2013_PublicTest.npz")
+    y = data["labels"]
+    crops = list(data["images"])
+    pred = clf.predict(crops).argmax(1)
+    pred_tta = tta.predict(crops).argmax(1)
+    m = confusion(y, pred)
+    cv2.imwrite(str(out / "confusion.png"), draw_confusion(m, f"FER2013 PublicTest, {len(y)} faces, "
+                                                             f"accuracy {(pred == y).mean() * 100:.2f}%"))
+    return {
+        "publictest_accuracy": float((pred == y).mean()),
+        "publictest_accuracy_flip_tta": float((pred_tta == y).mean()),
+        "per_class": per_class(y, pred),
+        "per_class_flip_tta": per_class(y, pred_tta),
+        "confusion": m.tolist(),
+    }
+
+
+def eval_faces(clf: EmotionClassifier, crop: CropOptions) -> dict:
+    root = DATA / "faces"
+    detector = CenterFace(options=DetectorOptions(score_threshold=0.3))
+    rows = list(csv.DictReader((root / "labels.csv").open()))
+    y, pred, missed = [], [], 0
+    for row in rows:
+        img = cv2.imread(str(root / "images" / row["image"]))
+        if img is None:
+            continue
+        # The photos are tight crops: pad so the detector sees the whole head, as in a tile.
+        pad = img.shape[0] // 2
+        padded = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        faces = detector.detect(padded)
+        if not len(faces):
+            missed += 1
+            continue
+        best = faces[[int(np.argmax(faces.sizes))]]
+        grey = crop_faces(padded, best, crop).grey
+        pred.append(int(clf.predict_prepared(normalise(grey)).argmax(1)[0]))
+        y.append(LABELS.index(row["emotion"]))
+    y_arr, p_arr = np.array(y), np.array(pred)
+    return {"faces_photos": len(rows), "faces_detected": len(y), "faces_accuracy": float((y_arr == p_arr).mean()),
+            "faces_per_class": per_class(y_arr, p_arr), "faces_missed": missed}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, default=REPO / "models" / "emotion.onnx")
+    p.add_argument("--out", type=Path, default=REPO / "models")
+    p.add_argument("--crop-scale", type=float, default=CropOptions().scale)
+    args = p.parse_args()
+    clf = EmotionClassifier(args.model)
+    tta = EmotionClassifier(args.model, flip_tta=True)
+    report = {"model": args.model.name, **eval_fer(clf, tta, args.out)}
+    if (DATA / "faces" / "labels.csv").is_file():
+        report.update(eval_faces(clf, CropOptions(scale=args.crop_scale)))
+    (args.out / "emotion_eval.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k != "confusion"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

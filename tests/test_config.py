@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fer_overlay.config import (
+    CONFIG_ENV,
+    Settings,
+    StudentFeed,
+    check_hotkey,
+    check_sink,
+    check_source,
+    settings_path,
+    write_default,
+)
+from fer_overlay.errors import ConfigError
+from fer_overlay.views import View
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        Settings.load(write(tmp_path, text))
+    return str(info.value)
+
+
+def test_defaults_match_the_documented_schema() -> None:
+    s = Settings.default()
+    assert s.capture.source == "monitor:1"
+    assert (s.output.sink, s.output.fps, s.output.size, s.output.view, s.output.backend) == (
+        "virtualcam", 30, (1280, 720), View.GALLERY, "")
+    assert (s.analysis.detect_every, s.analysis.providers, s.analysis.flip_tta, s.analysis.threads) == (3, (), False, 0)
+    p = s.privacy
+    assert (p.anonymous, p.student_feed, p.opt_out, p.retention_days, p.record_frames) == (
+        False, StudentFeed.FULL, (), 30, False)
+    assert (s.session.log, s.session.data_dir, s.session.calibration_minutes, s.session.attention_after_s) == (
+        True, None, 3.0, 60.0)
+    assert s.hotkeys.bindings() == {"toggle_overlay": "<ctrl>+<alt>+e", "cycle_view": "<ctrl>+<alt>+v",
+                                    "bookmark": "<ctrl>+<alt>+b", "calibrate": "<ctrl>+<alt>+c"}
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        Settings.default().output.fps = 10  # type: ignore[misc]
+
+
+def test_file_values_are_parsed_to_types(tmp_path: Path) -> None:
+    s = Settings.load(write(tmp_path, """
+[capture]
+source = "region:0,0,1920,1080"
+[output]
+sink = "virtualcam:obs"
+fps = 15
+size = "640x360"
+view = "summary"
+[analysis]
+providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+flip_tta = true
+[privacy]
+student_feed = "aggregate"
+opt_out = ["Ana B.", "José"]
+[session]
+data_dir = "~/fer-sessions"
+[hotkeys]
+bookmark = ""
+"""))
+    assert s.capture.source == "region:0,0,1920,1080"
+    assert (s.output.sink, s.output.fps, s.output.size, s.output.view) == ("virtualcam:obs", 15.0, (640, 360),
+                                                                           View.SUMMARY)
+    assert s.analysis.providers == ("CUDAExecutionProvider", "CPUExecutionProvider")
+    assert s.analysis.flip_tta is True
+    assert s.privacy.student_feed is StudentFeed.AGGREGATE
+    assert s.privacy.opt_out == ("Ana B.", "José")
+    assert s.session.data_dir == Path("~/fer-sessions").expanduser()
+    assert s.session.data_path == s.session.data_dir
+    assert "bookmark" not in s.hotkeys.bindings()  # "" disables it
+    assert s.output.backend == "" and s.privacy.retention_days == 30  # untouched keys keep defaults
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[output]\nfps = "fast"', 'output.fps must be a number between 1 and 60, got "fast"'),
+        ("[output]\nfps = 0", "output.fps must be a number between 1 and 60, got 0"),
+        ("[output]\nfps = true", "output.fps must be a number between 1 and 60, got true"),
+        ('[output]\nsize = "1279x720"', 'output.size must be "WIDTHxHEIGHT"'),
+        ('[output]\nsize = "32x32"', 'got "32x32"'),
+        ('[output]\nview = "galery"', 'output.view must be one of "gallery", "summary", "sidebar", "off", '
+                                      'got "galery" (did you mean gallery?)'),
+        ('[output]\nsink = "virtualcamera"', "output.sink must be a sink"),
+        ('[capture]\nsource = "screen:1"', "capture.source must be a source"),
+        ('[capture]\nsource = "monitor:one"', "monitor needs a number"),
+        ('[capture]\nsource = "region:0,0,100"', "region needs four whole numbers"),
+        ("[analysis]\ndetect_every = 2.5", "analysis.detect_every must be a whole number between 1 and 100, got 2.5"),
+        ('[analysis]\nproviders = "CUDA"', 'analysis.providers must be a list of onnxruntime provider names'),
+        ('[analysis]\nproviders = ["cuda"]', "did you mean CUDAExecutionProvider?"),
+        ('[privacy]\nstudent_feed = "agregate"', 'got "agregate" (did you mean aggregate?)'),
+        ("[privacy]\nopt_out = [1, 2]", "privacy.opt_out must be a list of names, got [1, 2]"),
+        ("[privacy]\nanonymus = true", "unknown key privacy.anonymus (did you mean anonymous?)"),
+        ("[captur]\nsource = 'monitor:1'", "unknown section [captur] (did you mean capture?)"),
+        ("output = 3", "output must be a table"),
+        ('[hotkeys]\nbookmark = "<ctr>+b"', 'hotkeys.bookmark must be a hotkey like "<ctrl>+<alt>+e", or "" for '
+                                           'none, got "<ctr>+b" (unknown key <ctr>; did you mean <ctrl>?)'),
+        ('[hotkeys]\ncalibrate = "<ctrl>+<alt>+"', "hotkeys.calibrate must be a hotkey"),
+        ('[hotkeys]\ncalibrate = "ctrl+alt+c"', "'ctrl' is neither one character nor a <name>"),
+        ("[output\nfps = 3", "not valid TOML"),
+    ],
+)
+def test_errors_name_the_file_and_dotted_key(tmp_path: Path, text: str, message: str) -> None:
+    error = load_error(tmp_path, text)
+    assert error.startswith(str(tmp_path / "settings.toml") + ": ")
+    assert message in error
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    error = load_error(tmp_path, '[output]\nfps = "fast"\nview = "x"\n[privacy]\nanonymus = true\n')
+    assert len(error.splitlines()) == 3
+    assert all(line.startswith(str(tmp_path)) for line in error.splitlines())
+
+
+def test_overrides_apply_on_top_of_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[output]\nfps = 20\nview = "summary"\n')
+    s = Settings.load(path, {"output.fps": 15, "privacy.anonymous": True})
+    assert (s.output.fps, s.output.view, s.privacy.anonymous) == (15.0, View.SUMMARY, True)
+
+
+def test_string_overrides_from_a_command_line_are_read_as_toml_literals(tmp_path: Path) -> None:
+    s = Settings.default().with_overrides({
+        "output.fps": "15", "privacy.anonymous": "true", "analysis.providers": '["CPUExecutionProvider"]',
+        "capture.source": "window:1234",  # stays text although "1234" looks like a number
+        "output.size": "640x480", "output.backend": "true",
+    })
+    assert (s.output.fps, s.privacy.anonymous, s.analysis.providers) == (15.0, True, ("CPUExecutionProvider",))
+    assert (s.capture.source, s.output.size, s.output.backend) == ("window:1234", (640, 480), "true")
+
+
+def test_bad_overrides_name_the_command_line_and_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.default().with_overrides({"output.fsp": 3, "output.fps": "fast"})
+    lines = str(info.value).splitlines()
+    assert "command line: unknown key output.fsp (did you mean output.fps?)" in lines
+    assert 'command line: output.fps must be a number between 1 and 60, got "fast"' in lines
+
+
+def test_template_has_every_default_and_loads_back(tmp_path: Path) -> None:
+    path = write_default(tmp_path / "sub" / "settings.toml")
+    text = path.read_text(encoding="utf-8")
+    assert Settings.load(path) == Settings.default()
+    for key in ("source", "sink", "fps", "size", "view", "backend", "detect_every", "providers", "flip_tta",
+                "threads", "anonymous", "student_feed", "opt_out", "retention_days", "record_frames", "log",
+                "data_dir", "calibration_minutes", "attention_after_s", "toggle_overlay", "cycle_view",
+                "bookmark", "calibrate"):
+        assert f"\n{key} = " in text
+    assert text.count("\n# ") > 25  # every key and section is explained
+    with pytest.raises(FileExistsError):
+        write_default(path)  # never clobbers a teacher's file
+
+
+def test_to_toml_round_trips_non_default_values(tmp_path: Path) -> None:
+    s = Settings.default().with_overrides({
+        "output.size": "640x360", "output.fps": 12.5, "privacy.opt_out": ['Zoë "Z" O\'Neil', "C:\\name"],
+        "session.data_dir": "/tmp/x", "output.view": "off", "hotkeys.bookmark": "",
+    })
+    path = tmp_path / "s.toml"
+    path.write_text(s.to_toml(), encoding="utf-8")
+    assert Settings.load(path) == s
+
+
+def test_missing_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "nowhere.toml"))
+    assert settings_path() == tmp_path / "nowhere.toml"
+    assert Settings.load() == Settings.default()  # nothing written yet: defaults
+    with pytest.raises(ConfigError, match="settings file not found"):
+        Settings.load(tmp_path / "typo.toml")  # asked for by name: an error
+    write(tmp_path, "[output]\nfps = 10\n")
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "settings.toml"))
+    assert Settings.load().output.fps == 10
+
+
+def test_default_path_is_in_the_user_config_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    assert settings_path() == platformdirs.user_config_path("fer_overlay") / "settings.toml"
+
+
+@pytest.mark.parametrize("spec", ["monitor:1", "monitor:0", "region:-1920,0,1920,1080", "window:Zoom Meeting",
+                                  "window:a:b", "video:/tmp/class.mp4", "image:C:\\x.png"])
+def test_good_sources(spec: str) -> None:
+    assert check_source(spec) == spec
+
+
+@pytest.mark.parametrize("spec", ["", "monitor", "monitor:", "monitor:-1", "region:0,0,0,10", "region:a,b,c,d",
+                                  "window:", "video: ", "screen:1"])
+def test_bad_sources(spec: str) -> None:
+    with pytest.raises(ValueError):
+        check_source(spec)
+
+
+@pytest.mark.parametrize("spec", ["virtualcam", "virtualcam:obs", "preview", "file:/tmp/out.mp4", "null"])
+def test_good_sinks(spec: str) -> None:
+    assert check_sink(spec) == spec
+
+
+@pytest.mark.parametrize("spec", ["", "virtualcam:", "preview:x", "file:", "none", "null:1"])
+def test_bad_sinks(spec: str) -> None:
+    with pytest.raises(ValueError):
+        check_sink(spec)
+
+
+@pytest.mark.parametrize("combo", ["<ctrl>+<alt>+e", "<cmd>+<shift>+x", "<ctrl>+<f5>", "<ctrl>++", "a", "<65>", "",
+                                   "<Ctrl>+E"])
+def test_good_hotkeys(combo: str) -> None:
+    assert check_hotkey(combo) == combo
+
+
+@pytest.mark.parametrize("combo", ["<ctrl>+", "ctrl+e", "<ctrl>+<ctrl>", "<ctrl>+ab", "<nope>+a", "<ctrl>+<>"])
+def test_bad_hotkeys(combo: str) -> None:
+    with pytest.raises(ValueError):
+        check_hotkey(combo)

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_overlay.layout import Layout, LayoutKind, find_layout
+from fer_overlay.synth import GallerySpec, Style, make_gallery
+
+
+@pytest.mark.parametrize("style", list(Style))
+@pytest.mark.parametrize("participants", [4, 9, 25, 49])
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_grid_tiles_match_ground_truth(style, participants, size):
+    image, truth = make_gallery(GallerySpec(participants=participants, size=size, style=style, seed=participants))
+    layout = find_layout(image)
+    assert layout.kind is LayoutKind.GRID
+    found = sorted(t.xyxy for t in layout.tiles)
+    expected = sorted(t.xyxy for t in truth.tiles)
+    assert len(found) == len(expected)
+    err = np.abs(np.array(found) - np.array(expected)).max()
+    assert err <= 3, f"tile edges off by {err} px"
+
+
+def test_reading_order_is_row_major():
+    image, truth = make_gallery(GallerySpec(participants=9, size=(1280, 720), seed=2))
+    layout = find_layout(image)
+    ys = [t.y for t in layout.tiles]
+    xs = [t.x for t in layout.tiles]
+    assert ys == sorted(ys)
+    assert xs[:3] == sorted(xs[:3])
+
+
+def test_not_a_gallery_falls_back_to_the_whole_frame():
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 255, (480, 640, 3), np.uint8)
+    layout = find_layout(photo)
+    assert layout.kind is LayoutKind.NONE
+    assert layout.tiles[0].xyxy == (0, 0, 640, 480)
+    assert find_layout(np.zeros((1, 1, 3), np.uint8)).kind is LayoutKind.NONE
+
+
+def test_tile_of_points():
+    image, _ = make_gallery(GallerySpec(participants=4, size=(1280, 720), seed=0))
+    layout = find_layout(image)
+    centres = np.array([[t.x + t.w / 2, t.y + t.h / 2] for t in layout.tiles])
+    assert layout.tile_of(centres).tolist() == [t.index for t in layout.tiles]
+    assert layout.tile_of(np.array([[0.0, 0.0]])).tolist() == [-1]
+    assert Layout.whole_frame(10, 10).tile_of(centres).tolist() == [-1] * 4
