@@ -119,6 +119,15 @@ class EmotionClassifier:
         return self.info.provider
 
     @property
+    def rest_prior(self) -> tuple[float, ...] | None:
+        """Mean output on neutral faces, recorded by the exporter; None for older files."""
+        raw = self._session.get_modelmeta().custom_metadata_map.get("rest_prior")
+        if not raw:
+            return None
+        values = tuple(float(v) for v in raw.split(","))
+        return values if len(values) == NUM_CLASSES and min(values) > 0 else None
+
+    @property
     def input_size(self) -> int:
         return SPEC.input_size
 

@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"fer-overlay {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    from .commands import tray
+
+    tray.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (analyze, run, demo, doctor):
         module.register(sub)
@@ -44,10 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
-    if args.command is None:
-        parser.print_help()
-        return 0
     try:
+        if args.command is None:
+            from .commands.tray import tray
+
+            return tray(args)
         return int(args.func(args) or 0)
     except FerOverlayError as exc:
         print(f"fer-overlay: error: {exc}", file=sys.stderr)  # noqa: T201 - the CLI's own voice

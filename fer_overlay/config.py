@@ -343,8 +343,15 @@ class SessionSettings:
         _number(1, 3600), "seconds of low mood before a student is flagged"))
 
     @property
+    def db_path(self) -> Path:
+        """The session database: in data_dir when set, else $FER_OVERLAY_DATA_DIR or the user data folder."""
+        from .store.db import DB_FILENAME, default_db_path
+
+        return self.data_dir / DB_FILENAME if self.data_dir else default_db_path()
+
+    @property
     def data_path(self) -> Path:
-        return self.data_dir or platformdirs.user_data_path(APP_NAME)
+        return self.db_path.parent
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Protocol
 
@@ -150,7 +150,10 @@ class GalleryPipeline:
         detector = CenterFace(providers=providers, threads=threads, options=options.detector)
         classifier = EmotionClassifier(providers=providers, threads=threads, flip_tta=flip_tta)
         names = IdentityTracker(options=identity) if identity is not None else None
-        base = Baselines(baselines, options.smoothing) if baselines is not None else None
+        base = None
+        if baselines is not None:
+            prior = classifier.rest_prior
+            base = Baselines(replace(baselines, rest_prior=prior) if prior else baselines, options.smoothing)
         return cls(detector, classifier, options, names, base)
 
     def reset(self) -> None:

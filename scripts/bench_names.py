@@ -21,10 +21,10 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_overlay.layout import find_layout  # noqa: E402
-from fer_overlay.names import normalise  # noqa: E402
-from fer_overlay.ocr import NameReader, OcrOptions, locate_label  # noqa: E402
-from fer_overlay.synth import GallerySpec, Style, TileKind, make_gallery  # noqa: E402
+from fer_overlay.layout import find_layout
+from fer_overlay.names import normalise
+from fer_overlay.ocr import NameReader, OcrOptions, locate_label
+from fer_overlay.synth import GallerySpec, Style, TileKind, make_gallery
 
 
 def main() -> int:

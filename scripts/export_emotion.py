@@ -83,6 +83,20 @@ def verify(model: torch.nn.Module, onnx_path: Path, x: np.ndarray) -> float:
     return diff
 
 
+def add_rest_prior(onnx_path: Path, neutral: np.ndarray) -> None:
+    """Record the model's mean output on faces labelled neutral: the population prior that
+    per-student baselines (fer_overlay.baseline) are shrunk towards."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    prior = sess.run([SPEC.output_name], {SPEC.input_name: neutral})[0].mean(axis=0)
+    proto = onnx.load(str(onnx_path))
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "rest_prior", ",".join(f"{p:.4f}" for p in prior)
+    onnx.save(proto, str(onnx_path))
+    log.info("rest prior (mean output on neutral faces): %s", entry.value)
+
+
 def quantize_int8(fp32: Path, out: Path, calib: np.ndarray) -> None:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -93,9 +107,11 @@ def quantize_int8(fp32: Path, out: Path, calib: np.ndarray) -> None:
         def get_next(self) -> dict | None:
             return next(self.batches, None)
 
+    # Probabilities stay float: a quantised softmax would round them to multiples of 1/255.
+    softmax = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "Softmax"]
     quantize_static(
         str(fp32), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=softmax,
     )
     proto = onnx.load(str(out))
     src = onnx.load(str(fp32))
@@ -124,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     diff = verify(model, args.out, x)
     if diff > 1e-4:
         raise SystemExit(f"onnxruntime and PyTorch disagree by {diff:.2e}")
+    neutral = val.images[val.labels == LABELS.index("neutral")]
+    add_rest_prior(args.out, normalise(to_unit(neutral)).numpy())
     if args.int8:
         train = load_split(args.data_dir / "fer2013_Training.npz", torch.device("cpu"))
         pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:1024]

@@ -22,7 +22,7 @@ def test_grid_tiles_match_ground_truth(style, participants, size):
 
 
 def test_reading_order_is_row_major():
-    image, truth = make_gallery(GallerySpec(participants=9, size=(1280, 720), seed=2))
+    image, _truth = make_gallery(GallerySpec(participants=9, size=(1280, 720), seed=2))
     layout = find_layout(image)
     ys = [t.y for t in layout.tiles]
     xs = [t.x for t in layout.tiles]

@@ -6,10 +6,6 @@ Needs for the display part: Debian packages xvfb and trayer (or stalonetray); sk
 from __future__ import annotations
 
 import logging
-import os
-import select
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from xvfb import start_xvfb, tray_host, wait_until
 
 from fer_overlay.app import AppState, ControllerLike
 from fer_overlay.app.icons import STATE_COLOURS, icon_image
@@ -135,7 +132,8 @@ def test_radio_submenus_check_the_current_choice() -> None:
     sources = by_text(spec, "Source").submenu
     assert [(e.text, e.checked) for e in sources] == [("Monitor 1 (1920x1080)", False), ("Monitor 2 (1280x1024)", True)]
     sinks = by_text(spec, "Sink").submenu
-    assert [(e.text, e.checked) for e in sinks] == [("Virtual camera", True), ("Preview window", False), ("None", False)]
+    assert [(e.text, e.checked) for e in sinks] == [("Virtual camera", True), ("Preview window", False),
+                                                    ("None", False)]
 
     c.source, c.sink = "window:Zoom Meeting", "file:/tmp/out.mp4"
     spec = spec_for(c)
@@ -231,7 +229,7 @@ def test_quit_shuts_down_then_stops_and_stop_before_run_makes_run_return(tmp_pat
 
 
 def test_listener_is_registered_and_never_blocks(tmp_path: Path) -> None:
-    app, c, _ = make_app(tmp_path)
+    _, c, _ = make_app(tmp_path)
     assert len(c.listeners) == 1
     t0 = time.monotonic()
     for _ in range(100):
@@ -242,76 +240,10 @@ def test_listener_is_registered_and_never_blocks(tmp_path: Path) -> None:
 # -- a real icon on Xvfb --------------------------------------------------------------------------
 
 
-@contextmanager
-def xvfb() -> Iterator[str]:
-    """A private X server; yields its DISPLAY name."""
-    if not shutil.which("Xvfb"):
-        pytest.skip("Xvfb not installed (Debian: apt-get install xvfb)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], 15)
-        number = os.read(read_fd, 32).decode().strip() if ready else ""
-        if not number:
-            pytest.skip("Xvfb did not start")
-        yield f":{number}"
-    finally:
-        os.close(read_fd)
-        _end(proc)
-
-
-@contextmanager
-def tray_host(display: str) -> Iterator[None]:
-    """A system tray (trayer or stalonetray) that owns _NET_SYSTEM_TRAY_S0 on `display`."""
-    commands = {"trayer": ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32"],
-                "stalonetray": ["stalonetray", "--geometry", "4x1+0+0"]}
-    name = next((n for n in commands if shutil.which(n)), None)
-    if name is None:
-        pytest.skip("no tray host (Debian: apt-get install trayer)")
-    proc = subprocess.Popen(commands[name], env={**os.environ, "DISPLAY": display},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if not wait_until(lambda: tray_owner(display), 15):
-            pytest.skip(f"{name} did not take the tray selection")
-        yield
-    finally:
-        _end(proc)
-
-
-def tray_owner(display_name: str) -> bool:
-    import Xlib.X
-    import Xlib.display
-
-    display = Xlib.display.Display(display_name)
-    try:
-        return display.get_selection_owner(display.intern_atom("_NET_SYSTEM_TRAY_S0")) != Xlib.X.NONE
-    finally:
-        display.close()
-
-
-def _end(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def wait_until(predicate: Callable[[], object], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())
-
-
 @pytest.fixture(scope="module")
 def x_display() -> Iterator[str]:
-    with xvfb() as display, tray_host(display), pytest.MonkeyPatch.context() as mp:
+    with start_xvfb(1280, 720) as server, tray_host(server.display), pytest.MonkeyPatch.context() as mp:
+        display = server.display
         mp.setenv("DISPLAY", display)  # pystray connects to $DISPLAY when imported and per icon
         mp.delenv("XDG_SESSION_TYPE", raising=False)
         mp.setenv("PYSTRAY_BACKEND", "xorg")  # the backend with the stop() race, and what a bare X11 desktop gets
@@ -332,10 +264,12 @@ def running_app(tmp_path: Path, c: FakeController | None = None) -> Iterator[tup
         thread.join(10)
 
 
-def icon_window_pixel(display_name: str, title: str) -> tuple[int, int, int] | None:
-    """Centre pixel of the X window named `title` (the icon, embedded in the tray), as RGB."""
-    import Xlib.X
+def icon_window_pixel(display_name: str, title: str) -> tuple[tuple[int, int, int], tuple[int, int]] | None:
+    """A pixel near the top centre of the X window named `title` (the icon, embedded in the
+    tray) as RGB, and the window size; None while there is no such window."""
     import Xlib.display
+    import Xlib.error
+    import Xlib.X
 
     display = Xlib.display.Display(display_name)
     try:
@@ -344,14 +278,25 @@ def icon_window_pixel(display_name: str, title: str) -> tuple[int, int, int] | N
             window = stack.pop()
             if window.get_wm_name() == title:
                 geo = window.get_geometry()
-                if geo.width < 8:
+                try:
+                    raw = window.get_image(geo.width // 2, geo.height // 5, 1, 1, Xlib.X.ZPixmap, 0xFFFFFFFF).data
+                except Xlib.error.BadMatch:  # not viewable yet (being embedded or remapped)
                     return None
-                raw = window.get_image(geo.width // 2, geo.height // 5, 1, 1, Xlib.X.ZPixmap, 0xFFFFFFFF).data
-                return raw[2], raw[1], raw[0]  # BGRX
+                return (raw[2], raw[1], raw[0]), (geo.width, geo.height)  # BGRX
             stack.extend(window.query_tree().children)
         return None
     finally:
         display.close()
+
+
+def expected_pixel(state: AppState, size: tuple[int, int]) -> tuple[int, int, int]:
+    """What pystray's X11 backend draws at that pixel: the icon scaled to the window (trayer
+    sometimes gives it a 1 pixel wide socket) and pasted on black."""
+    from PIL import Image
+
+    canvas = Image.new("RGB", size)
+    canvas.paste(icon_image(state).resize(size, Image.LANCZOS))
+    return canvas.getpixel((size[0] // 2, size[1] // 5))
 
 
 @pytest.mark.gui
@@ -377,20 +322,23 @@ def test_menu_items_reach_the_controller_through_pystray(x_display: str, tmp_pat
 def test_state_changes_redraw_the_icon(x_display: str, tmp_path: Path) -> None:
     with running_app(tmp_path) as (app, c, _):
         assert wait_until(lambda: icon_window_pixel(x_display, "fer-overlay: Stopped") is not None, 5)
+        previous = AppState.STOPPED
         for state, text in [(AppState.RUNNING, "24 faces, 3.1 Hz"), (AppState.NO_FACES, "no faces"),
                             (AppState.ERROR, "capture failed")]:
             c.emit(state, text)
             title = f"fer-overlay: {text}"
             assert wait_until(lambda t=title: app.icon.title == t, 3)
             assert app.icon.icon.getpixel((32, 12))[:3] == icon_image(state).getpixel((32, 12))[:3]
-            want = STATE_COLOURS[state]
 
-            def drawn(t: str = title, want: tuple[int, int, int] = want) -> bool:
-                pixel = icon_window_pixel(x_display, t)  # what the X server shows, not just our object
-                return pixel is not None and max(abs(a - b) for a, b in zip(pixel, want)) < 40
+            def drawn(t: str = title, s: AppState = state) -> bool:
+                found = icon_window_pixel(x_display, t)  # what the X server shows, not just our object
+                return found is not None and max(abs(a - b) for a, b in zip(found[0], expected_pixel(s, found[1]))) < 8
 
             assert wait_until(drawn, 5), (state, icon_window_pixel(x_display, title))
+            size = icon_window_pixel(x_display, title)[1]  # type: ignore[index]
+            assert expected_pixel(state, size) != expected_pixel(previous, size)  # the check can tell them apart
             assert by_text(app.icon.menu.items, "Stop" if state.active else "Start")
+            previous = state
 
 
 @pytest.mark.gui

@@ -1,186 +1,133 @@
-"""A private X server per test: ``xvfb`` fixture, ``start_xvfb()`` and ``show_image()``.
+"""pytest face of :mod:`fer_overlay.testing.xserver`: fixtures, and skips where X tools are missing.
 
 Use it from a test module with ``from xvfb import xvfb  # noqa: F401`` and mark the tests
-``@pytest.mark.gui``. The server is picked by Xvfb itself (``-displayfd``), so it never
-collides with a display another test run or a developer is using. Tests skip, with the
-reason, where the Xvfb binary (Debian package ``xvfb``) is missing.
+``@pytest.mark.gui``. The display number is picked by Xvfb itself (``-displayfd``), so it
+never collides with a display another test run or a developer is using.
+
+OpenCV windows (cv2.imshow, Qt) need ``xvfb_session`` instead: Qt connects to the first
+display it sees for the life of the process and kills the process ("XIO: fatal IO
+error") once that server goes away, so they must all live on one server that outlasts them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import select
 import shutil
-import socket
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pytest
 
-STARTUP_TIMEOUT_S = 10.0
-T = TypeVar("T")
+from fer_overlay.testing import xserver
+from fer_overlay.testing.xserver import ShownWindow, XvfbDisplay, wait_for
 
-
-@dataclass(frozen=True)
-class XvfbDisplay:
-    display: str  # ":N", for DISPLAY
-    width: int
-    height: int
-    depth: int
-    pid: int
-
-    @property
-    def number(self) -> int:
-        return int(self.display[1:])
-
-    def env(self) -> dict[str, str]:
-        """os.environ for a child process that should draw on this display."""
-        env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY",)}
-        env.update(DISPLAY=self.display, XDG_SESSION_TYPE="x11")
-        return env
-
-
-def _accepts_connections(number: int) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        try:
-            s.connect(f"/tmp/.X11-unix/X{number}")
-        except OSError:
-            return False
-    return True
+__all__ = [
+    "ShownWindow", "XvfbDisplay", "show_image", "start_xvfb", "tray_host", "wait_for", "wait_until", "xvfb",
+    "xvfb_session",
+]
 
 
 @contextlib.contextmanager
 def start_xvfb(width: int = 1920, height: int = 1080, depth: int = 24) -> Iterator[XvfbDisplay]:
     """Run Xvfb on a free display until the block ends; skips the test when Xvfb is missing."""
-    exe = shutil.which("Xvfb")
-    if exe is None:
-        pytest.skip("Xvfb is not installed (Debian/Ubuntu: apt-get install xvfb)")
-    read_fd, write_fd = os.pipe()
-    cmd = [exe, "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x{depth}", "-nolisten", "tcp",
-           "-noreset"]
-    proc = subprocess.Popen(cmd, pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    os.close(write_fd)
     try:
-        # Xvfb writes the display number it picked once it is ready for clients.
-        number_text = b""
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not number_text.endswith(b"\n") and time.monotonic() < deadline:
-            ready, _, _ = select.select([read_fd], [], [], 0.1)
-            if ready:
-                chunk = os.read(read_fd, 32)
-                if not chunk:
-                    break
-                number_text += chunk
-        if not number_text.strip().isdigit():
-            proc.kill()
-            err = proc.communicate(timeout=5)[1].decode(errors="replace")[-2000:]
-            raise RuntimeError(f"Xvfb did not start within {STARTUP_TIMEOUT_S:.0f} s: {err}")
-        number = int(number_text)
-        while not _accepts_connections(number):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"Xvfb :{number} does not accept connections")
-            time.sleep(0.02)
-        yield XvfbDisplay(f":{number}", width, height, depth, proc.pid)
+        server_cm = xserver.start_xvfb(width, height, depth)
+        server = server_cm.__enter__()
+    except xserver.XUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
     finally:
-        os.close(read_fd)
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        server_cm.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def show_image(server: XvfbDisplay, image: np.ndarray, x: int, y: int, title: str) -> Iterator[ShownWindow]:
+    """Show a BGR image 1:1 in a top-level Tk window; skips the test when tkinter is missing."""
+    try:
+        window_cm = xserver.show_image(server, image, x, y, title)
+        window = window_cm.__enter__()
+    except xserver.XUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield window
+    finally:
+        window_cm.__exit__(None, None, None)
+
+
+def _point_display_at(monkeypatch: pytest.MonkeyPatch, server: XvfbDisplay) -> None:
+    monkeypatch.setenv("DISPLAY", server.display)
+    monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
 
 
 @pytest.fixture
 def xvfb(monkeypatch: pytest.MonkeyPatch) -> Iterator[XvfbDisplay]:
     """A fresh 1920x1080x24 X server for this test, with DISPLAY pointing at it."""
     with start_xvfb() as server:
-        monkeypatch.setenv("DISPLAY", server.display)
-        monkeypatch.setenv("XDG_SESSION_TYPE", "x11")
-        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+        _point_display_at(monkeypatch, server)
         yield server
 
 
-_SHOW_SCRIPT = r"""
-import sys, tkinter as tk
-path, title, x, y = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-root = tk.Tk()
-root.title(title)
-image = tk.PhotoImage(file=path)
-label = tk.Label(root, image=image, borderwidth=0, highlightthickness=0, padx=0, pady=0)
-label.pack()
-root.geometry(f"{image.width()}x{image.height()}+{x}+{y}")
-def ready(_event=None):
-    label.unbind("<Expose>")
-    root.update_idletasks()
-    print(root.wm_frame(), flush=True)
-label.bind("<Expose>", lambda e: root.after(50, ready))
-root.mainloop()
-"""
+@pytest.fixture(scope="session")
+def xvfb_session_server() -> Iterator[XvfbDisplay]:
+    with start_xvfb() as server:
+        yield server
 
 
-@dataclass(frozen=True)
-class ShownWindow:
-    title: str
-    window_id: int  # the X window carrying the title (Tk's wrapper)
-    x: int
-    y: int
-    process: subprocess.Popen
+@pytest.fixture
+def xvfb_session(xvfb_session_server: XvfbDisplay, monkeypatch: pytest.MonkeyPatch) -> XvfbDisplay:
+    """The X server shared by the whole test session, with DISPLAY pointing at it (for Qt windows)."""
+    _point_display_at(monkeypatch, xvfb_session_server)
+    return xvfb_session_server
 
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=5)
+
+def wait_until(predicate: Callable[[], object], timeout: float) -> bool:
+    """Poll until predicate() is truthy; whether it became so within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())
 
 
 @contextlib.contextmanager
-def show_image(server: XvfbDisplay, image: np.ndarray, x: int, y: int, title: str) -> Iterator[ShownWindow]:
-    """Show a BGR uint8 image 1:1 in a top-level window at (x, y), in a Tk child process.
-
-    Tk (not cv2.imshow) because it draws the pixels untouched and needs no window
-    manager to honour the position. Skips the test when tkinter is missing.
-    """
-    probe = subprocess.run([sys.executable, "-c", "import tkinter"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip("tkinter is not available for this Python (Debian system Python: apt-get install python3-tk)")
-    h, w = image.shape[:2]
-    with tempfile.TemporaryDirectory() as tmp:
-        ppm = Path(tmp) / "shown.ppm"
-        ppm.write_bytes(f"P6 {w} {h} 255\n".encode() + np.ascontiguousarray(image[..., ::-1]).tobytes())
-        proc = subprocess.Popen([sys.executable, "-c", _SHOW_SCRIPT, str(ppm), title, str(x), str(y)],
-                                env=server.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            ready, _, _ = select.select([proc.stdout], [], [], STARTUP_TIMEOUT_S)
-            line = proc.stdout.readline() if ready and proc.stdout else ""
-            if not line.strip():
-                proc.kill()
-                raise RuntimeError(f"the Tk window did not appear: {proc.communicate(timeout=5)[1][-2000:]}")
-            shown = ShownWindow(title, int(line.strip(), 16), x, y, proc)
-            yield shown
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=5)
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
+def tray_host(display: str) -> Iterator[None]:
+    """A system tray (trayer or stalonetray) that owns _NET_SYSTEM_TRAY_S0 on `display`."""
+    commands = {"trayer": ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32"],
+                "stalonetray": ["stalonetray", "--geometry", "4x1+0+0"]}
+    name = next((n for n in commands if shutil.which(n)), None)
+    if name is None:
+        pytest.skip("no tray host (Debian: apt-get install trayer)")
+    proc = subprocess.Popen(commands[name], env={**os.environ, "DISPLAY": display},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_until(lambda: tray_owner(display), 15):
+            pytest.skip(f"{name} did not take the tray selection")
+        yield
+    finally:
+        end_process(proc)
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 3.0, interval: float = 0.05) -> T:
-    """Poll until predicate() is truthy and return its value; the last value after the timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
+def tray_owner(display_name: str) -> bool:
+    import Xlib.display
+    import Xlib.X
+
+    display = Xlib.display.Display(display_name)
+    try:
+        return display.get_selection_owner(display.intern_atom("_NET_SYSTEM_TRAY_S0")) != Xlib.X.NONE
+    finally:
+        display.close()
+
+
+def end_process(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -55,14 +55,19 @@ class RunPlan:
     @classmethod
     def from_settings(cls, settings: Any) -> RunPlan:
         out, an, pr, se = settings.output, settings.analysis, settings.privacy, settings.session
-        sinks = tuple(s for s in (out.sink,) if s)
+        sink = f"virtualcam:{out.backend}" if out.sink == "virtualcam" and out.backend else out.sink
+        sinks = tuple(s for s in (sink,) if s)
+        if pr.record_frames:
+            # Frames are kept only when the teacher asks: the shared feed, as an MP4 beside the log.
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            sinks += (f"file:{se.data_path / 'recordings' / f'session-{stamp}.mp4'}",)
         return cls(
             source=settings.capture.source, sinks=sinks, view=View(out.view), fps=float(out.fps),
             size=tuple(out.size), detect_every=an.detect_every, providers=tuple(an.providers),
             threads=an.threads or None, flip_tta=an.flip_tta, anonymous=pr.anonymous,
             aggregate_feed=str(getattr(pr.student_feed, "value", pr.student_feed)) == "aggregate",
             opt_out=tuple(pr.opt_out), log_session=se.log,
-            db_path=Path(se.data_dir) / "sessions.sqlite3" if se.data_dir else None,
+            db_path=se.db_path,
             calibration_s=float(se.calibration_minutes) * 60, attention_after_s=float(se.attention_after_s),
         )
 
@@ -94,7 +99,7 @@ class Controller:
             return self._error
         eng = self._engine
         if eng is None or self._state is AppState.STOPPED:
-            return "stopped"
+            return ""  # the state's own label says it
         times = list(eng.stats.analysis_times)[-20:]
         rate = len(times) / sum(times) if times else 0.0
         note = f" - {eng.status}" if eng.status else ""
@@ -150,14 +155,19 @@ class Controller:
         source = open_source(plan.source)
         self._resources.append(source)
         sinks, shared = [], []
-        for spec in plan.sinks:
+        specs = list(plan.sinks)
+        for spec in specs:
             try:
                 sinks.append(open_sink(spec, *plan.size, fps=plan.fps))
                 shared.append(spec.startswith("virtualcam"))
             except SinkError as exc:
-                # A missing virtual-camera driver must not stop the lesson: warn and keep the rest.
+                # A missing virtual-camera driver must not stop the lesson: say what to install and
+                # show the teacher the preview instead.
                 log.error("%s", exc)
                 self._error = str(exc)
+                if spec.startswith("virtualcam") and not any(s.startswith("preview") for s in specs):
+                    log.warning("showing the preview window instead of the virtual camera")
+                    specs.append("preview")
         self._resources.extend(sinks)
         self._insight = ClassInsight(InsightOptions(attention_after_s=plan.attention_after_s))
         if plan.log_session:

@@ -10,11 +10,15 @@ pystray menu, rebuilt each time pystray reads it, and owns the threads:
     fer-tray-stop    started by stop(): stops the icon so that stop() itself never blocks
 
 pystray's X11 backend shares one python-xlib connection between its event thread and
-callers. python-xlib returns early from a flush while another thread is sending, so a
-request made on the event thread (drawing, or destroying the window on stop) can sit
-unsent until the next X event arrives; the symptom is run() not returning after
-icon.stop(). `_flush_x` sends such requests; we call it after every cross-thread call
-and keep calling it until the icon thread has ended.
+callers on other threads, and python-xlib's locking loses track of work in two ways
+when two threads use a connection at once: a flush returns early while another thread
+is sending, leaving requests (drawing, or destroying the window on stop) unsent; and a
+thread waiting for a reply is not woken when the sending thread leaves early. Either
+way nothing moves until the next X event, which may never come: the icon stops
+redrawing, or run() never returns after icon.stop(). Another complete flush from a
+third thread sends what was left and wakes the waiters, so run()'s thread, idle
+otherwise, flushes the icon's connection a few times a second until the loop has ended
+(`_flush_x`).
 """
 
 from __future__ import annotations
@@ -210,6 +214,7 @@ def open_path(path: Path) -> None:
 class TrayApp:
     STOP_TIMEOUT_S = 3.0  # how long run() waits for pystray's threads after stop()
     TITLE_LIMIT = 127  # Windows truncates tooltips at 128 characters
+    X_FLUSH_EVERY_S = 0.2  # the longest a python-xlib stall lasts (see module doc)
 
     def __init__(
         self,
@@ -293,7 +298,8 @@ class TrayApp:
         else:
             self._icon_thread = threading.Thread(target=self._icon_main, name="fer-tray-icon", daemon=True)
             self._icon_thread.start()
-            self._stopping.wait()
+            while not self._stopping.wait(self.X_FLUSH_EVERY_S):
+                _flush_x(self.icon)
             self._wait_icon_done()
         self._tasks.put(None)
         self._worker.join(self.STOP_TIMEOUT_S)
@@ -352,6 +358,7 @@ class TrayApp:
                     if attempt == 19:
                         raise
                     time.sleep(0.01)
+            _listen_for_clicks(self.icon)
             _flush_x(self.icon)
         self._shown.set()
         self._request_refresh()
@@ -390,7 +397,12 @@ class TrayApp:
 
     def _title(self) -> str:
         text = self.controller.status_text or STATE_LABELS[self.controller.state]
-        return _short(f"fer-overlay: {text}", self.TITLE_LIMIT)
+        title = _short(f"fer-overlay: {text}", self.TITLE_LIMIT)
+        if sys.platform.startswith("linux") and os.environ.get("PYSTRAY_BACKEND", "xorg") == "xorg":
+            # pystray's X11 backend writes WM_NAME as Latin-1 and raises on anything else
+            # (a window title like "Zoom – Gallery", a student's name).
+            title = title.replace("…", "...").encode("latin-1", "replace").decode("latin-1")
+        return title
 
     def _stop_icon(self) -> None:
         deadline = time.monotonic() + self.STOP_TIMEOUT_S
@@ -407,9 +419,8 @@ class TrayApp:
                 log.warning("stopping the tray icon failed", exc_info=True)
 
     def _wait_icon_done(self) -> None:
-        """Wait for pystray's loop to end, flushing its X connection meanwhile (see module doc).
-        The flushing happens here, not in the thread calling icon.stop(), because that call
-        itself can be the request that is stuck."""
+        """Wait for pystray's loop to end, flushing its X connection meanwhile (see module doc);
+        not in the thread calling icon.stop(), as that call can be the one that is stuck."""
         deadline = time.monotonic() + self.STOP_TIMEOUT_S
         while not self._icon_done.wait(0.05):
             if time.monotonic() > deadline:
@@ -428,6 +439,18 @@ def _acquire(lock: threading.Lock, timeout: float) -> Iterator[bool]:
     finally:
         if got:
             lock.release()
+
+
+def _listen_for_clicks(icon: Any) -> None:
+    """pystray's X11 backend handles left clicks (its default item) but never asks the server
+    for button events on the icon window, so a click does nothing; ask for them."""
+    window = getattr(icon, "_window", None) if type(icon).__module__.endswith("._xorg") else None
+    if window is None:
+        return
+    import Xlib.X
+
+    with suppress(Exception):  # a window already gone: nothing to click
+        window.change_attributes(event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask)
 
 
 def _flush_x(icon: Any) -> None:

@@ -70,9 +70,13 @@ def open_source(spec: str, *, loop: bool = False, realtime: bool = False, refres
     kind, arg = parse_source_spec(spec)
     if kind is SourceKind.MONITOR:
         (index,) = _ints(spec, arg or "1", 1, "monitor:N with N = 1, 2, ... (0 = all monitors)")
+        if index < 0:
+            raise SourceError(f"bad source {spec!r}: monitor numbers are 1, 2, ... (0 = all monitors)")
         return MonitorSource(index, refresh_s=refresh_s)
     if kind is SourceKind.REGION:
         x, y, w, h = _ints(spec, arg, 4, "region:X,Y,W,H in screen pixels, e.g. region:0,0,1280,720")
+        if w <= 0 or h <= 0:
+            raise SourceError(f"bad source {spec!r}: width and height must be > 0, got {w}x{h}")
         return RegionSource(x, y, w, h, refresh_s=refresh_s)
     if kind is SourceKind.WINDOW:
         if not arg.strip():

@@ -37,8 +37,15 @@ class FrameSource(Protocol):
     (wrap them in :class:`~fer_overlay.capture.RetryingSource` to ride that out).
     """
 
-    name: str
-    is_live: bool
+    @property
+    def name(self) -> str:
+        """For logs and the tray, e.g. "monitor 1 (HDMI-1)"."""
+        ...
+
+    @property
+    def is_live(self) -> bool:
+        """True for the screen (and repeated stills): no end of stream, stamped on the monotonic clock."""
+        ...
 
     @property
     def size(self) -> tuple[int, int]:
@@ -108,12 +115,18 @@ def to_bgr8(image: np.ndarray, what: str) -> np.ndarray:
     raise InputError(f"{what}: unsupported image shape {image.shape}; expected grey, BGR or BGRA")
 
 
+_warned_xwayland = False
+
+
 def check_display() -> None:
     """Fail early, with advice, where screen capture cannot work (Linux without X11)."""
+    global _warned_xwayland
     if not sys.platform.startswith("linux") or os.environ.get("DISPLAY"):
-        if os.environ.get("XDG_SESSION_TYPE") == "wayland":
+        if os.environ.get("XDG_SESSION_TYPE") == "wayland" and not _warned_xwayland:
             # XWayland only exposes X11 windows; the rest of the desktop captures black.
-            log.warning("Wayland session: screen capture goes through XWayland and may show only X11 apps")
+            log.warning("Wayland session: screen capture goes through XWayland and may show only X11 apps "
+                        "(black elsewhere); an Xorg session captures everything")
+            _warned_xwayland = True
         return
     if os.environ.get("XDG_SESSION_TYPE") == "wayland" or os.environ.get("WAYLAND_DISPLAY"):
         raise SourceError(

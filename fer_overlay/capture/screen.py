@@ -254,8 +254,9 @@ class MonitorSource(ScreenRectSource):
         monitors = screen.monitors(fresh=True)
         found = "; ".join(m.describe() for m in monitors[1:]) or "none"
         if self._uid:
-            same = [m for m in monitors[1:] if m.uid == self._uid]
-            if len(same) != 1:
+            # Sorted so that, should an identical twin appear, the one at our number wins.
+            same = sorted((m for m in monitors[1:] if m.uid == self._uid), key=lambda m: m.index != self.current_index)
+            if not same:
                 raise SourceError(
                     f"{self.name} is gone: {len(monitors) - 1} monitor(s) connected now ({found}); "
                     "plug it back in (capture resumes by itself) or pick another with monitor:N"
@@ -270,10 +271,10 @@ class MonitorSource(ScreenRectSource):
                 "pick another with monitor:N, or plug the monitor back in"
             )
         monitor = monitors[self.index]
-        if self._pinning and self.index > 0:
-            self._uid = monitor.uid
-            if monitor.name:
-                self.name = f"monitor {self.index} ({monitor.name})"
+        if self._pinning and self.index > 0 and monitor.uid and sum(m.uid == monitor.uid for m in monitors) == 1:
+            self._uid = monitor.uid  # only a uid no other monitor shares (twins without EDID serials do)
+        if self._pinning and monitor.name:
+            self.name = f"monitor {self.index} ({monitor.name})"
         return monitor.rect
 
 

@@ -245,7 +245,12 @@ class WindowSource(ScreenRectSource):
         virtual = screen.monitors()[0].rect  # opens mss first: on Windows that sets DPI awareness
         if self._finder is None:
             self._finder = make_finder()
-        info = self._current()
+        try:
+            info = self._current()
+        except SourceError:
+            raise
+        except Exception as exc:  # X connection dropped, ctypes failure...: retryable like any lost source
+            raise SourceError(f"looking up window '{self.title}' failed: {exc!r}") from exc
         if not info.visible:
             raise SourceError(f"window '{info.title}' is minimised or hidden; restore it so it can be captured")
         visible = virtual.intersect(info.rect)

@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     w, h = (int(v) for v in args.size.lower().split("x"))
     spec = GallerySpec(participants=args.participants, size=(w, h), style=Style(args.style), seed=args.seed)
     pipeline = GalleryPipeline.create(

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TextIO
 
+import numpy as np
+
 from .. import __version__, runtime
 from ..errors import FerOverlayError
 
@@ -70,50 +72,88 @@ def check_model(name: str, factory: Callable[[], object]) -> Check:
     return Check(name, status, f"runs on {active}{note}, loaded in {ms:.0f} ms")
 
 
-def check_display() -> Check:
+def check_display(seconds: float = 0.5) -> Check:
+    from ..capture import MonitorSource, list_monitors
+
     try:
-        import mss
-    except ImportError:
-        return Check("screen capture", Status.FAIL, "mss is not installed")
-    try:
-        with mss.mss() as sct:
-            monitors = sct.monitors[1:]
-            if not monitors:
-                return Check("screen capture", Status.FAIL, "no monitor found")
-            t0 = time.perf_counter()
-            n = 0
-            while time.perf_counter() - t0 < 0.5:
-                sct.grab(monitors[0])
+        monitors = [m for m in list_monitors() if m.index > 0]
+        if not monitors:
+            return Check("screen capture", Status.FAIL, "no monitor found")
+        with MonitorSource(1) as source:
+            t0, n = time.perf_counter(), 0
+            while time.perf_counter() - t0 < seconds:
+                source.read()
                 n += 1
             fps = n / (time.perf_counter() - t0)
-    except Exception as exc:  # mss raises ScreenShotError, XError, OSError depending on platform
-        return Check("screen capture", Status.WARN, f"no display to capture ({exc}); headless use: fer-overlay demo")
-    sizes = ", ".join(f"{m['width']}x{m['height']}" for m in monitors)
-    return Check("screen capture", Status.OK, f"{len(monitors)} monitor(s) [{sizes}], {fps:.0f} fps on monitor 1")
+    except FerOverlayError as exc:
+        return Check("screen capture", Status.WARN, f"{exc}; headless use: fer-overlay demo")
+    sizes = ", ".join(m.describe() for m in monitors)
+    return Check("screen capture", Status.OK, f"{sizes}; {fps:.0f} fps captured from monitor 1")
+
+
+def test_pattern(width: int, height: int) -> np.ndarray:
+    """Colour bars with a caption and a left-pointing arrow: in the meeting app's preview the
+    caption reads left to right and the arrow points left when the feed is not mirrored."""
+    import cv2
+
+    bars = [(255, 255, 255), (0, 255, 255), (255, 255, 0), (0, 255, 0), (255, 0, 255), (0, 0, 255), (255, 0, 0)]
+    image = np.zeros((height, width, 3), np.uint8)
+    for i, colour in enumerate(bars):
+        image[: height * 2 // 3, i * width // len(bars) : (i + 1) * width // len(bars)] = colour
+    scale = height / 720
+    cv2.putText(image, "fer_overlay test pattern", (int(40 * scale), int(height * 0.8)), cv2.FONT_HERSHEY_SIMPLEX,
+                1.6 * scale, (255, 255, 255), max(1, round(3 * scale)), cv2.LINE_AA)
+    y = int(height * 0.92)
+    cv2.arrowedLine(image, (int(width * 0.5), y), (int(width * 0.1), y), (255, 255, 255), max(1, round(4 * scale)),
+                    tipLength=0.08)
+    return image
+
+
+def check_virtual_camera(seconds: float = 1.0, size: tuple[int, int] = (1280, 720), fps: float = 30.0) -> Check:
+    """Open the default virtual camera and send it a test pattern for `seconds`."""
+    from pyvirtualcam.camera import BACKENDS
+
+    from ..sinks import VirtualCameraSink
+
+    names = ", ".join(sorted(BACKENDS)) or "none"
+    try:
+        with VirtualCameraSink(*size, fps, pace=True) as cam:
+            pattern = test_pattern(*size)
+            for _ in range(max(1, round(seconds * fps))):
+                cam.send(pattern)
+            device, backend = cam.device, cam.backend
+    except FerOverlayError as exc:
+        return Check("virtual camera", Status.WARN, f"backends known: {names}; {exc}")
+    return Check("virtual camera", Status.OK,
+                 f"{device} ({backend} backend): sent a test pattern for {seconds:g} s; pick it in the meeting app")
+
+
+def check_hotkeys() -> Check:
+    from ..app.hotkeys import hotkey_backend_check
+
+    line = hotkey_backend_check()
+    ok = line.startswith("ok")
+    return Check("global hotkeys", Status.OK if ok else Status.WARN, line.partition(": ")[2] or line)
 
 
 def collect(providers: list[str] | None = None) -> list[Check]:
     from ..classify import EmotionClassifier
     from ..detect import CenterFace
 
-    checks = [
+    return [
         Check("fer-overlay", Status.OK, f"{__version__} on Python {platform.python_version()} ({platform.platform()})"),
         check_onnxruntime_build(),
         check_providers(),
         check_model("face detector (CenterFace)", lambda: CenterFace(providers=providers)),
         check_model("emotion model", lambda: EmotionClassifier(providers=providers)),
         check_display(),
+        check_virtual_camera(),
+        check_hotkeys(),
     ]
-    for extra in EXTRA_CHECKS:
-        checks.append(extra())
-    return checks
 
 
-# Other subsystems (virtual camera, hotkeys) append their checks here.
-EXTRA_CHECKS: list[Callable[[], Check]] = []
-
-
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     checks = collect(args.providers)
     width = max(len(c.name) for c in checks)
     for c in checks:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
@@ -16,8 +15,7 @@ from ..app import AppState
 from ..app.controller import Controller, RunPlan
 from ..config import Settings
 from ..views import View
-
-log = logging.getLogger(__name__)
+from .live import apply_retention, start_hotkeys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,13 +50,15 @@ def plan_from_args(args: argparse.Namespace) -> tuple[Settings, RunPlan]:
     return settings, plan
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     settings, plan = plan_from_args(args)
     controller = Controller(plan)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    hotkeys = _start_hotkeys(settings, controller) if args.hotkeys else None
+    apply_retention(settings)
+    hotkeys = start_hotkeys(settings, controller) if args.hotkeys else None
     controller.start()
     print(f"running: {plan.source} -> {', '.join(plan.sinks)} ({controller.view.value}); Ctrl+C stops", file=out)
     deadline = time.monotonic() + args.duration if args.duration else None
@@ -82,20 +82,3 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         gap_ms = s.max_gap_s() * 1000
         print(f"stopped: {s.frames_out} frames out, {s.frames_analysed} analysed, max gap {gap_ms:.0f} ms", file=out)
     return 1 if controller.state is AppState.ERROR else 0
-
-
-def _start_hotkeys(settings: Settings, controller: Controller):
-    from ..app.hotkeys import Hotkeys, HotkeyUnavailable
-
-    actions = {
-        "toggle_overlay": controller.toggle_overlay, "cycle_view": controller.cycle_view,
-        "bookmark": controller.bookmark, "calibrate": controller.calibrate,
-    }
-    bindings = {name: getattr(settings.hotkeys, name) for name in actions}
-    try:
-        hk = Hotkeys(bindings, actions)
-        hk.start()
-    except HotkeyUnavailable as exc:
-        log.warning("%s", exc)
-        return None
-    return hk

@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks (virtual X server, windows showing images)."""

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""The live app on a virtual screen: output rate, latency, emotion refresh, gaps, memory.
+
+    python scripts/bench_live.py [--participants 25] [--duration 60] [--fps 30]
+    python scripts/bench_live.py --duration 1800            # the 30-minute memory check
+
+Starts Xvfb (1920x1080x24), shows a generated 1080p gallery in a window, and runs the
+real engine: MonitorSource(1) -> GalleryPipeline (live mode) -> NullSink at 1280x720.
+Prints output frames/s, capture-to-output latency (median/p95), the rate at which every
+face's emotion is refreshed, the longest gap between output frames, and resident
+memory over time with its slope (MB per 10 min) after a one-minute warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fer_overlay.capture import MonitorSource
+from fer_overlay.engine import EngineOptions, LiveEngine
+from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.sinks import NullSink
+from fer_overlay.synth import GallerySpec, make_gallery
+from fer_overlay.testing.xserver import show_image, start_xvfb
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def sample_memory(stop: threading.Event, out: list[tuple[float, float]], every: float) -> None:
+    t0 = time.monotonic()
+    while not stop.wait(every):
+        out.append((time.monotonic() - t0, rss_mb()))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--participants", type=int, default=25)
+    p.add_argument("--duration", type=float, default=60.0)
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--detect-every", type=int, default=3)
+    p.add_argument("--provider", action="append", dest="providers")
+    args = p.parse_args()
+
+    image, _ = make_gallery(GallerySpec(participants=args.participants, size=(1920, 1080), seed=11))
+    pipeline = GalleryPipeline.create(
+        PipelineOptions(mode=RunningMode.LIVE_STREAM, detect_every=args.detect_every), providers=args.providers
+    )
+    print(f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
+          f"{platform.system()}; detector {pipeline.detector.provider}, classifier {pipeline.classifier.provider}")
+    with start_xvfb(1920, 1080) as server:
+        os.environ["DISPLAY"] = server.display
+        with show_image(server, image, 0, 0, "gallery"), MonitorSource(1) as source:
+            sink = NullSink(1280, 720, args.fps)
+            engine = LiveEngine(source, [sink], pipeline.process, EngineOptions(fps=args.fps, size=(1280, 720)))
+            memory: list[tuple[float, float]] = []
+            stop = threading.Event()
+            sampler = threading.Thread(target=sample_memory, args=(stop, memory, 5.0), daemon=True)
+            sampler.start()
+            t0 = time.monotonic()
+            engine.run(args.duration)
+            wall = time.monotonic() - t0
+            stop.set()
+            sampler.join()
+    s = engine.stats
+    sends = np.array(s.send_times)
+    lat = np.array(s.latencies_s) * 1000
+    analysis = np.array(s.analysis_times)
+    steady = sends[sends >= sends[0] + 2.0] if len(sends) else sends  # skip start-up
+    out_fps = (len(steady) - 1) / (steady[-1] - steady[0]) if len(steady) > 1 else 0.0
+    gaps = np.diff(steady) * 1000 if len(steady) > 1 else np.zeros(1)
+    print(f"\n{args.participants} faces on a 1920x1080 screen, output 1280x720 @ {args.fps:.0f} fps, {wall:.0f} s")
+    print(f"  output: {out_fps:.2f} frames/s ({s.frames_out} frames), longest gap {gaps.max():.0f} ms, "
+          f"gaps > 100 ms: {(gaps > 100).sum()}")
+    print(f"  capture-to-output latency: median {np.median(lat):.1f} ms, p95 {np.percentile(lat, 95):.1f} ms")
+    print(f"  analysis: {s.frames_analysed} frames, every face's emotion refreshed at "
+          f"{s.frames_analysed / wall:.2f} Hz (median step {np.median(analysis) * 1000:.0f} ms, "
+          f"p95 {np.percentile(analysis, 95) * 1000:.0f} ms), errors {s.errors}")
+    if len(memory) >= 3:
+        m = np.array(memory)
+        late = m[m[:, 0] >= min(60.0, m[-1, 0] / 2)]
+        slope = np.polyfit(late[:, 0], late[:, 1], 1)[0] * 600 if len(late) >= 2 else float("nan")
+        print(f"  memory (RSS): {m[0, 1]:.0f} MB at {m[0, 0]:.0f} s, {m[-1, 1]:.0f} MB at {m[-1, 0]:.0f} s, "
+              f"slope after warm-up {slope:+.2f} MB per 10 min")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
