@@ -37,7 +37,9 @@ class RenderStyle:
     def metrics(self, image_height: int) -> tuple[float, int, int]:
         """(font scale, line thickness, padding) for an image of this height."""
         unit = max(image_height, 240) / 720.0 * self.text_scale
-        return 0.5 * unit, max(1, round(1.4 * unit)), max(2, round(4 * unit))
+        # 720p: 15 px capitals, 2 px strokes; still readable when a meeting app shows the
+        # shared camera at half size.
+        return 0.65 * unit, max(1, round(2 * unit)), max(2, round(4 * unit))
 
 
 def text_block(

@@ -27,6 +27,20 @@ from fer_overlay.ocr import NameReader, OcrOptions, locate_label
 from fer_overlay.synth import GallerySpec, Style, TileKind, make_gallery
 
 
+def best_match(tiles, rect):
+    """The found tile that overlaps the true rectangle most (IoU > 0.5), else None."""
+    x, y, w, h = rect
+
+    def iou(t) -> float:
+        ix = max(0, min(x + w, t.x + t.w) - max(x, t.x))
+        iy = max(0, min(y + h, t.y + t.h) - max(y, t.y))
+        inter = ix * iy
+        return inter / (w * h + t.w * t.h - inter)
+
+    best = max(tiles, key=iou, default=None)
+    return best if best is not None and iou(best) > 0.5 else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--participants", type=int, nargs="+", default=[25, 49])
@@ -55,8 +69,7 @@ def main() -> int:
                 image, truth = make_gallery(spec)
                 if args.layout:
                     layout = find_layout(image)
-                    by_xy = {(t.x, t.y): t for t in layout.tiles}
-                    rects = [by_xy.get(tt.rect[:2]) for tt in truth.tiles]
+                    rects = [best_match(layout.tiles, tt.rect) for tt in truth.tiles]
                     crops = [image[r.y : r.y + r.h, r.x : r.x + r.w] if r else image[:1, :1] for r in rects]
                 else:
                     crops = [image[y : y + h, x : x + w] for x, y, w, h in (tt.rect for tt in truth.tiles)]

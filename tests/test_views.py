@@ -1,0 +1,97 @@
+"""Views and annotators are pure: new images out, inputs untouched; privacy shows in pixels."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_overlay.mood import class_mood
+from fer_overlay.render import FONT, RenderStyle, annotate_faces, blur_faces
+from fer_overlay.types import Faces
+from fer_overlay.views import View, ViewState, render
+
+W, H = 1280, 720
+
+
+def scene() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (1080, 1920, 3), dtype=np.uint8)  # texture: pixelation must show
+    image[:, :200] = (0, 0, 255)
+    return image
+
+
+def faces(names: tuple[str | None, ...] = ("Maria Lopez", "Ben Carter")) -> Faces:
+    n = len(names)
+    xyxy = np.array([[400, 300, 600, 560], [1200, 300, 1400, 560]][:n], np.float32)
+    probs = np.eye(7, dtype=np.float32)[[3, 4][:n]] * 0.9 + 0.1 / 7
+    return Faces(xyxy=xyxy, score=np.ones(n, np.float32), track_id=np.arange(n, dtype=np.int64),
+                 probs=probs, emotion=np.array([3, 4][:n], np.int8), name=names)
+
+
+def changed(a: np.ndarray, b: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    x1, y1, x2, y2 = box
+    return float((np.abs(a[y1:y2, x1:x2].astype(int) - b[y1:y2, x1:x2].astype(int)).max(axis=2) > 30).mean())
+
+
+def test_annotators_return_new_images_and_leave_inputs_alone() -> None:
+    image, f = scene(), faces()
+    before = image.copy()
+    out = annotate_faces(image, f)
+    blurred = blur_faces(image, f)
+    assert np.array_equal(image, before)
+    assert out is not image and blurred is not image
+    assert changed(out, image, (400, 300, 600, 560)) > 0.02  # box and caption drawn
+    assert changed(blurred, image, (420, 320, 580, 540)) > 0.5  # the face is pixelated
+    assert changed(blurred, image, (0, 0, 200, 200)) == 0  # and nothing else
+
+
+@pytest.mark.parametrize("view", list(View))
+def test_every_view_renders_at_the_output_size_unmirrored(view: View) -> None:
+    state = ViewState(faces(), class_mood(faces(), None, 0.0), age_s=0.2)
+    out = render(view, scene(), state, (W, H))
+    assert out.shape == (H, W, 3) and out.dtype == np.uint8
+    if view is not View.SUMMARY:
+        assert out[H // 2, 20].tolist() == [0, 0, 255]  # the red band stays on the left
+
+
+def test_off_is_a_plain_pass_through() -> None:
+    image = scene()
+    out = render(View.OFF, image, ViewState(faces(), age_s=0.1, status="source lost"), (W, H))
+    assert np.array_equal(out, cv2.resize(image, (W, H), interpolation=cv2.INTER_AREA))
+
+
+def test_anonymous_feed_pixelates_faces_and_shows_no_names() -> None:
+    named = render(View.GALLERY, scene(), ViewState(faces()), (W, H))
+    anon = render(View.GALLERY, scene(), ViewState(faces(), anonymous=True), (W, H))
+    no_names = render(View.GALLERY, scene(), ViewState(faces((None, None)), anonymous=True), (W, H))
+    face = (280, 215, 390, 365)  # the first face in output pixels (2/3 scale), inside its box
+    assert changed(anon, named, face) > 0.5
+    assert np.array_equal(anon, no_names), "names must not be drawn in anonymous mode"
+
+
+def test_opted_out_students_are_pixelated_and_unlabelled() -> None:
+    shown, hidden = faces(("Maria Lopez",)), faces(("Ben Carter", "x"))[np.array([1])].with_(name=(None,))
+    out = render(View.GALLERY, scene(), ViewState(shown, hidden=hidden), (W, H))
+    plain = render(View.OFF, scene(), ViewState(Faces.empty()), (W, H))
+    hidden_box = (810, 215, 925, 365)
+    assert changed(out, plain, hidden_box) > 0.5  # pixelated
+    expected = blur_faces(plain, hidden.with_(xyxy=hidden.xyxy * (H / 1080)))
+    # Around the hidden face: pixelation only, no box, caption or bar.
+    assert np.array_equal(out[100:420, 740:1000], expected[100:420, 740:1000])
+
+
+def test_summary_card_differs_with_the_class_mood() -> None:
+    happy = class_mood(faces(("a", "b")).with_(emotion=np.array([3, 3], np.int8)), None, 0.0)
+    sad = class_mood(faces(("a", "b")).with_(emotion=np.array([4, 4], np.int8)), None, 0.0)
+    a = render(View.SUMMARY, scene(), ViewState(Faces.empty(), happy), (W, H))
+    b = render(View.SUMMARY, scene(), ViewState(Faces.empty(), sad), (W, H))
+    waiting = render(View.SUMMARY, scene(), ViewState(Faces.empty()), (W, H))
+    assert not np.array_equal(a, b) and not np.array_equal(a, waiting)
+
+
+def test_caption_text_stays_legible_at_720p() -> None:
+    scale, thick, _ = RenderStyle().metrics(H)
+    (_, text_h), _ = cv2.getTextSize("happy 87%", FONT, scale, thick)
+    # Meeting apps show a shared 720p camera at about half size in a gallery: 14 px stays readable there.
+    assert text_h >= 14 and thick >= 2
