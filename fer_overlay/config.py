@@ -200,6 +200,13 @@ PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecution
              "CoreMLExecutionProvider", "OpenVINOExecutionProvider", "ROCMExecutionProvider")
 
 
+def check_detector(spec: str) -> str:
+    kind, _, arg = spec.strip().partition(":")
+    if (kind.strip().lower(), bool(arg.strip())) not in (("centerface", False), ("scrfd", True)):
+        raise ValueError(f"{spec!r} is not a detector: use centerface or scrfd:PATH")
+    return spec.strip()
+
+
 def check_provider(name: str) -> str:
     """onnxruntime names end in ExecutionProvider; catch "CUDA" or "cuda" early."""
     if name.endswith("ExecutionProvider"):
@@ -308,6 +315,9 @@ class AnalysisSettings:
 
     detect_every: int = field(default=3, metadata=setting(
         _integer(1, 100), "run the face detector every N analysed frames and track in between"))
+    detector: str = field(default="centerface", metadata=setting(
+        _text("a detector: centerface or scrfd:PATH", check_detector),
+        "centerface (bundled) | scrfd:PATH to an insightface pack's det_*.onnx you have on disk"))
     providers: tuple[str, ...] = field(default=(), metadata=setting(
         _text_list("a list of onnxruntime provider names", check_provider),
         'onnxruntime providers in order of preference, e.g. ["CUDAExecutionProvider"]; [] = best available'))

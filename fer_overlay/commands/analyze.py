@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, dest="json_out", help="write per-frame results as JSON here")
     p.add_argument("--detect-every", type=int, default=3, help="video: run the face detector every N frames")
     p.add_argument("--max-frames", type=int, default=0, help="video: stop after N frames (0 = all)")
+    p.add_argument("--detector", default="centerface", help="centerface | scrfd:PATH (an insightface det_*.onnx)")
     p.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image (slower)")
     p.add_argument("--provider", action="append", dest="providers", help="onnxruntime execution provider")
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores, max 8)")
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     )
     identity = None if args.anonymous else IdentityOptions()
     pipeline = GalleryPipeline.create(
-        options, providers=args.providers, threads=args.threads, flip_tta=args.flip_tta, identity=identity
+        options, providers=args.providers, threads=args.threads, flip_tta=args.flip_tta, identity=identity,
+        detector=args.detector
     )
     analyses = analyze_file(pipeline, path, args.out, args.max_frames)
     if not analyses:

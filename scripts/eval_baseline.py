@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""Does per-student calibration cut false "negative" alarms without hiding real changes?
+
+    python scripts/eval_baseline.py [--faces DIR] [--json PATH] [--frames 20] [--seed 0]
+
+Every photo labelled neutral in the labelled face set plays one student. A short "video"
+of that student is simulated by jittering the photo (shift, scale, roll, brightness,
+sensor noise), and each frame goes through the live path: the frame is a gallery tile,
+CenterFace finds the face (`detect_in_tiles`), the crop is aligned (`crop_faces`) and
+the bundled EmotionClassifier reads it. The first frames are the calibration window fed
+to `Baselines.update` under the student's key; later frames of the same photo measure
+how often the decided emotion is negative (angry, disgust, fear, sad), raw and
+calibrated. Real changes: the calibrated student's baseline is then applied to photos
+labelled negative (should stay negative) and positive (should stay positive). Those are
+mostly OTHER people's faces, the set has few people with both a neutral and an
+expressive photo; the same-person pairs are reported on their own.
+
+Each frame counts as one smoothed reading: the jittered frames are independent, so the
+pipeline's exponential average would only average them; reading frames one by one is
+the harsher test of per-frame noise. Frames where no readable face was found are left
+out of every rate (neither raw nor calibrated output says anything there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from fer_overlay.baseline import BaselineOptions, Baselines  # noqa: E402
+from fer_overlay.classify import EmotionClassifier, normalise  # noqa: E402
+from fer_overlay.crops import crop_faces  # noqa: E402
+from fer_overlay.detect import CenterFace  # noqa: E402
+from fer_overlay.layout import Layout, LayoutKind, Tile  # noqa: E402
+from fer_overlay.pipeline import PipelineOptions, detect_in_tiles  # noqa: E402
+from fer_overlay.smoothing import SmoothingOptions, decide, readable  # noqa: E402
+from fer_overlay.types import CLASSES, LABELS, NUM_CLASSES, Emotion, Faces  # noqa: E402
+
+log = logging.getLogger("eval_baseline")
+
+DEFAULT_FACES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faces"
+TILE_PX = 360  # a 3x3 gallery tile on a 1080p screen; the face fills about half of it
+GALLERY_COLS = 6  # frames are laid out as one gallery so the detector runs batched
+NEGATIVE = np.array([e.valence < 0 for e in CLASSES])
+POSITIVE = np.array([e.valence > 0 for e in CLASSES])
+NEUTRAL_INDEX = LABELS.index(Emotion.NEUTRAL.value)
+
+
+@dataclass(frozen=True)
+class Jitter:
+    """Frame-to-frame variation of a webcam image of someone sitting still."""
+
+    shift: float = 0.03  # of the tile side
+    scale: float = 0.05  # relative zoom either way (leaning in and out)
+    roll_deg: float = 3.0
+    gain: float = 0.15  # brightness multiplier either way (auto exposure)
+    offset: float = 12.0  # grey levels either way
+    noise: float = 2.0  # sensor noise, grey-level std
+
+
+@dataclass(frozen=True)
+class Photo:
+    image: str
+    person: str
+    emotion: Emotion
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Share of frames flagged, before and after calibration, over `frames` readable frames of `faces` faces."""
+
+    raw: float
+    calibrated: float
+    frames: int
+    faces: int
+
+
+@dataclass
+class Report:
+    model: str
+    seed: int
+    calibration_frames: int
+    measure_frames: int
+    change_frames: int
+    options: dict[str, Any]
+    students: int
+    students_calibrated: int
+    neutral_false_negative: Rate
+    neutral_reported_neutral: Rate
+    neutral_unknown: Rate
+    negative_recall: Rate  # other people's negative faces under each student's baseline
+    positive_recall: Rate
+    negative_recall_by_label: dict[str, Rate]
+    same_person_negative_recall: Rate | None
+    same_person_positive_recall: Rate | None
+    same_person_other_neutral_false_negative: Rate | None  # calibrated on one neutral photo, shown another
+    faces_unreadable: list[str] = field(default_factory=list)
+    per_student: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def person_of(image: str) -> str:
+    """LFW-style names: Colin_Powell_0003.jpg and Dileep_12.jpg are Colin_Powell and Dileep."""
+    return re.sub(r"_\d+$", "", Path(image).stem)
+
+
+def load_photos(faces_dir: Path) -> list[Photo]:
+    with (faces_dir / "labels.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [Photo(r["image"], person_of(r["image"]), Emotion(r["emotion"])) for r in rows]
+
+
+def as_tile(photo: np.ndarray) -> np.ndarray:
+    """The photo padded (as scripts/eval_emotion.py pads it, so the detector sees the whole
+    head) to a square tile of TILE_PX."""
+    h, w = photo.shape[:2]
+    pad = max(h, w) // 2
+    top, left = pad + (max(h, w) - h) // 2, pad + (max(h, w) - w) // 2
+    sq = cv2.copyMakeBorder(photo, top, 2 * pad + max(h, w) - h - top, left, 2 * pad + max(h, w) - w - left,
+                            cv2.BORDER_REPLICATE)
+    interp = cv2.INTER_AREA if sq.shape[0] > TILE_PX else cv2.INTER_LINEAR
+    return cv2.resize(sq, (TILE_PX, TILE_PX), interpolation=interp)
+
+
+def video_frames(tile: np.ndarray, n: int, rng: np.random.Generator, jitter: Jitter = Jitter()) -> list[np.ndarray]:
+    """n jittered copies of a tile, standing in for consecutive webcam frames."""
+    frames = []
+    c = TILE_PX / 2
+    for _ in range(n):
+        u = rng.uniform(-1, 1, 6)
+        m = cv2.getRotationMatrix2D((c, c), u[0] * jitter.roll_deg, 1 + u[1] * jitter.scale)
+        m[:, 2] += u[2:4] * jitter.shift * TILE_PX
+        img = cv2.warpAffine(tile, m, (TILE_PX, TILE_PX), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        img = img.astype(np.float32) * (1 + u[4] * jitter.gain) + u[5] * jitter.offset
+        img += rng.normal(0, jitter.noise, img.shape).astype(np.float32)
+        frames.append(np.clip(img, 0, 255).astype(np.uint8))
+    return frames
+
+
+def gallery(frames: Sequence[np.ndarray]) -> tuple[np.ndarray, Layout]:
+    """Frames side by side as one gallery screenshot with its tile layout."""
+    cols = min(GALLERY_COLS, len(frames))
+    rows = math.ceil(len(frames) / cols)
+    image = np.zeros((rows * TILE_PX, cols * TILE_PX, 3), np.uint8)
+    tiles = []
+    for i, f in enumerate(frames):
+        x, y = (i % cols) * TILE_PX, (i // cols) * TILE_PX
+        image[y : y + TILE_PX, x : x + TILE_PX] = f
+        tiles.append(Tile(i, x, y, TILE_PX, TILE_PX))
+    return image, Layout(LayoutKind.GRID, tuple(tiles), (image.shape[1], image.shape[0]))
+
+
+class FrameReader:
+    """Detector, crop and classifier as the live pipeline runs them on gallery tiles."""
+
+    def __init__(self, detector: CenterFace, classifier: EmotionClassifier, options: PipelineOptions) -> None:
+        self.detector, self.classifier, self.options = detector, classifier, options
+
+    def __call__(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """(n, 7) probabilities, one row per frame (its largest face); NaN where none was readable."""
+        out = np.full((len(frames), NUM_CLASSES), np.nan, np.float32)
+        opts = self.options
+        for start in range(0, len(frames), GALLERY_COLS * GALLERY_COLS):
+            chunk = frames[start : start + GALLERY_COLS * GALLERY_COLS]
+            image, layout = gallery(chunk)
+            faces = detect_in_tiles(self.detector, image, layout, opts.tile_input_height, opts.min_face_fraction)
+            best = _largest_per_tile(faces)
+            if not len(best):
+                continue
+            crops = crop_faces(image, best, opts.crop)
+            good = readable(crops.side_px, crops.sharpness, opts.smoothing)
+            probs = self.classifier.predict_prepared(normalise(crops.grey))
+            rows = start + best.tile.astype(np.int64)
+            out[rows[good]] = probs[good]
+        return out
+
+
+def _largest_per_tile(faces: Faces) -> Faces:
+    keep = [int(idx[np.argmax(faces.sizes[idx])]) for t in np.unique(faces.tile) for idx in [np.flatnonzero(faces.tile == t)]]
+    return faces[keep] if keep else Faces.empty()
+
+
+def readings(probs: np.ndarray, smoothing: SmoothingOptions) -> Faces:
+    """Faces as the smoother hands them to Baselines.update: probs set, emotion decided,
+    unknown (-1) where nothing was read."""
+    n = len(probs)
+    fresh = np.isfinite(probs).all(axis=1)
+    return Faces(xyxy=np.zeros((n, 4), np.float32), probs=probs, emotion=decide(probs, fresh, smoothing))
+
+
+def in_class(emotion: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per frame: is the decided emotion one of `mask`'s classes (unknown never is)?"""
+    return (emotion >= 0) & mask[np.clip(emotion, 0, None)]
+
+
+class Tally:
+    """Counts frames flagged before and after calibration, for one Rate."""
+
+    def __init__(self) -> None:
+        self.raw = self.cal = self.n = 0
+        self.faces: set[str] = set()
+
+    def add(self, raw_hit: np.ndarray, cal_hit: np.ndarray, read: np.ndarray, face: str) -> None:
+        self.raw += int((raw_hit & read).sum())
+        self.cal += int((cal_hit & read).sum())
+        self.n += int(read.sum())
+        if read.any():
+            self.faces.add(face)
+
+    def rate(self) -> Rate:
+        d = max(self.n, 1)
+        return Rate(self.raw / d, self.cal / d, self.n, len(self.faces))
+
+    def rate_or_none(self) -> Rate | None:
+        return self.rate() if self.n else None
+
+
+def calibrate(baselines: Baselines, cal: dict[str, np.ndarray], smoothing: SmoothingOptions) -> float:
+    """Feed every student's calibration frames, one gallery frame per second as the live
+    app would; returns a time after the window, when baselines are fixed."""
+    baselines.calibrate(0.0)
+    keys = list(cal)
+    n = min(len(p) for p in cal.values())
+    dt = min(1.0, baselines.options.calibration_s / (n + 1))
+    for k in range(n):
+        probs = np.stack([cal[key][k] for key in keys])
+        baselines.update(readings(probs, smoothing), keys, k * dt)
+    return baselines.options.calibration_s + 1.0
+
+
+def relative_to(baselines: Baselines, key: str, probs: np.ndarray, t: float, smoothing: SmoothingOptions,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(raw emotion, calibrated emotion, readable) for frames `probs` shown as student `key`."""
+    before = readings(probs, smoothing)
+    after = baselines.update(before, [key] * len(probs), t)
+    return before.emotion, after.emotion, np.isfinite(probs).all(axis=1)
+
+
+def evaluate(
+    faces_dir: Path,
+    frames: int = 20,
+    change_frames: int = 10,
+    seed: int = 0,
+    options: BaselineOptions | None = None,
+    threads: int | None = None,
+    limit: int | None = None,
+) -> Report:
+    """Run the whole evaluation; `limit` keeps only the first photos of each group (quick tests)."""
+    t0 = time.perf_counter()
+    pipe = PipelineOptions()
+    classifier = EmotionClassifier(threads=threads)
+    detector = CenterFace(threads=threads, options=pipe.detector)
+    base_opts = options or BaselineOptions()
+    if options is None and classifier.rest_prior:  # as GalleryPipeline.create does
+        base_opts = replace(base_opts, rest_prior=classifier.rest_prior)
+    smoothing = pipe.smoothing
+    read = FrameReader(detector, classifier, pipe)
+
+    photos = load_photos(faces_dir)
+    students = [p for p in photos if p.emotion is Emotion.NEUTRAL][:limit]
+    changes = [p for p in photos if p.emotion.valence != 0][: None if limit is None else 2 * limit]
+    frames_of: dict[str, np.ndarray] = {}
+    for i, p in enumerate(photos):
+        if p not in students and p not in changes:
+            continue
+        img = cv2.imread(str(faces_dir / "images" / p.image))
+        if img is None:
+            log.warning("cannot read %s", p.image)
+            continue
+        n = 2 * frames if p.emotion is Emotion.NEUTRAL else change_frames
+        # One generator per photo: a photo's frames do not depend on which others are evaluated.
+        frames_of[p.image] = read(video_frames(as_tile(img), n, np.random.default_rng([seed, i])))
+    unreadable = [k for k, v in frames_of.items() if not np.isfinite(v).all(axis=1).any()]
+    students = [p for p in students if p.image in frames_of]
+    changes = [p for p in changes if p.image in frames_of]
+    log.info("read %d photos in %.1f s", len(frames_of), time.perf_counter() - t0)
+
+    baselines = Baselines(base_opts, smoothing)
+    t_after = calibrate(baselines, {p.image: frames_of[p.image][:frames] for p in students}, smoothing)
+    neutral_neg, neutral_neu, neutral_unk = Tally(), Tally(), Tally()
+    neg, pos, same_neg, same_pos, same_neutral = Tally(), Tally(), Tally(), Tally(), Tally()
+    by_label = {e.value: Tally() for e in CLASSES if e.valence < 0}
+    unknown = np.zeros(NUM_CLASSES, bool)  # flagged_share on "unknown" is handled below
+    per_student = []
+    for s in students:
+        raw, cal, ok = relative_to(baselines, s.image, frames_of[s.image][frames:], t_after, smoothing)
+        neutral_neg.add(raw, cal, NEGATIVE, ok, s.image)
+        neutral_neu.add(raw, cal, is_index(raw, NEUTRAL_INDEX), ok, s.image)
+        neutral_unk.add(np.where(raw < 0, 0, -1), np.where(cal < 0, 0, -1), ~unknown, ok, s.image)
+        per_student.append(_student_row(s, baselines, raw, cal, ok))
+        for p in changes:
+            raw, cal, ok = relative_to(baselines, s.image, frames_of[p.image], t_after, smoothing)
+            same = p.person == s.person
+            if p.emotion.valence < 0:
+                (same_neg if same else neg).add(raw, cal, NEGATIVE, ok, p.image)
+                if not same:
+                    by_label[p.emotion.value].add(raw, cal, NEGATIVE, ok, p.image)
+            else:
+                (same_pos if same else pos).add(raw, cal, POSITIVE, ok, p.image)
+        for other in students:  # the same person's other neutral photo: calibration that generalises
+            if other.person == s.person and other.image != s.image:
+                raw, cal, ok = relative_to(baselines, s.image, frames_of[other.image][frames:], t_after, smoothing)
+                same_neutral.add(raw, cal, NEGATIVE, ok, other.image)
+
+    return Report(
+        model=_model_name(classifier), seed=seed, calibration_frames=frames, measure_frames=frames,
+        change_frames=change_frames, options=asdict(base_opts),
+        students=len(students), students_calibrated=sum(baselines.baseline(s.image) is not None for s in students),
+        neutral_false_negative=neutral_neg.rate(), neutral_reported_neutral=neutral_neu.rate(),
+        neutral_unknown=neutral_unk.rate(), negative_recall=neg.rate(), positive_recall=pos.rate(),
+        negative_recall_by_label={k: v.rate() for k, v in by_label.items() if v.n},
+        same_person_negative_recall=same_neg.rate_or_none(), same_person_positive_recall=same_pos.rate_or_none(),
+        same_person_other_neutral_false_negative=same_neutral.rate_or_none(),
+        faces_unreadable=unreadable, per_student=per_student, seconds=time.perf_counter() - t0,
+    )
+
+
+def _student_row(s: Photo, baselines: Baselines, raw: np.ndarray, cal: np.ndarray, ok: np.ndarray) -> dict[str, Any]:
+    base = baselines.baseline(s.image)
+    d = max(int(ok.sum()), 1)
+    return {
+        "image": s.image,
+        "baseline": None if base is None else dict(zip(LABELS, np.round(base, 3).tolist())),
+        "false_negative_raw": flagged_share(raw, NEGATIVE, ok)[0] / d,
+        "false_negative_calibrated": flagged_share(cal, NEGATIVE, ok)[0] / d,
+    }
+
+
+def _model_name(classifier: EmotionClassifier) -> str:
+    meta = classifier._session.get_modelmeta().custom_metadata_map  # noqa: SLF001  # for the record only
+    return f"{meta.get('arch', '?')} publictest_acc={meta.get('publictest_acc', '?')}"
+
+
+def format_table(r: Report) -> str:
+    def line(name: str, rate: Rate | None, note: str = "") -> str:
+        if rate is None:
+            return f"{name:<46} {'-':>7} {'-':>11} {'':>14}  {note}"
+        return (f"{name:<46} {rate.raw:>7.1%} {rate.calibrated:>11.1%} {f'{rate.faces}/{rate.frames}':>14}  {note}")
+
+    rows = [
+        f"students (neutral photos): {r.students}, calibrated: {r.students_calibrated}; "
+        f"{r.calibration_frames} calibration + {r.measure_frames} measured frames each; model {r.model}",
+        f"{'':<46} {'raw':>7} {'calibrated':>11} {'faces/frames':>14}",
+        line("false negative alarms, neutral faces", r.neutral_false_negative, "lower is better"),
+        line("  reported neutral, neutral faces", r.neutral_reported_neutral),
+        line("  unknown, neutral faces", r.neutral_unknown),
+        line("negative-face recall (other people)", r.negative_recall, "each face x every student's baseline"),
+        *[line(f"  {k}", v) for k, v in r.negative_recall_by_label.items()],
+        line("positive-face recall (other people)", r.positive_recall, "happy/surprise flagged positive"),
+        line("same person: negative-face recall", r.same_person_negative_recall),
+        line("same person: positive-face recall", r.same_person_positive_recall),
+        line("same person: other neutral photo, false alarms", r.same_person_other_neutral_false_negative),
+    ]
+    if r.faces_unreadable:
+        rows.append(f"no readable face in any frame: {', '.join(r.faces_unreadable)}")
+    return "\n".join(rows)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--faces", type=Path, default=DEFAULT_FACES, help="folder with labels.csv and images/")
+    p.add_argument("--json", type=Path, help="also write the report here")
+    p.add_argument("--frames", type=int, default=20, help="calibration frames, and as many measured frames")
+    p.add_argument("--change-frames", type=int, default=10, help="frames per expressive photo")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: its own choice)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not (args.faces / "labels.csv").is_file() or not (args.faces / "images").is_dir():
+        print(f"error: labelled faces not found at {args.faces} (need labels.csv and images/); use --faces DIR",
+              file=sys.stderr)
+        return 2
+    if args.frames < BaselineOptions().min_samples:
+        print(f"error: --frames must be >= min_samples ({BaselineOptions().min_samples}) or no baseline is ever used",
+              file=sys.stderr)
+        return 2
+    report = evaluate(args.faces, args.frames, args.change_frames, args.seed, threads=args.threads)
+    print(format_table(report))
+    print(f"({report.seconds:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
