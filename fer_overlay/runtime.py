@@ -95,6 +95,9 @@ def create_session(
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or default_threads()
     opts.inter_op_num_threads = 1
+    # Idle inference threads sleep instead of spinning: the live app's output thread and the
+    # screen grabber need those cores between inferences (a laptop's battery too).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3  # onnxruntime's own warnings go to stderr, not our log
     label = str(model) if isinstance(model, Path) else f"<{name} in memory>"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -194,7 +195,11 @@ class FrameReader:
 
 
 def _largest_per_tile(faces: Faces) -> Faces:
-    keep = [int(idx[np.argmax(faces.sizes[idx])]) for t in np.unique(faces.tile) for idx in [np.flatnonzero(faces.tile == t)]]
+    """One face per frame: a detector's second hit in a one-person tile is an artefact."""
+    keep = []
+    for t in np.unique(faces.tile):
+        idx = np.flatnonzero(faces.tile == t)
+        keep.append(int(idx[np.argmax(faces.sizes[idx])]))
     return faces[keep] if keep else Faces.empty()
 
 
@@ -254,99 +259,149 @@ def relative_to(baselines: Baselines, key: str, probs: np.ndarray, t: float, smo
     return before.emotion, after.emotion, np.isfinite(probs).all(axis=1)
 
 
-def evaluate(
-    faces_dir: Path,
-    frames: int = 20,
-    change_frames: int = 10,
-    seed: int = 0,
-    options: BaselineOptions | None = None,
-    threads: int | None = None,
-    limit: int | None = None,
-) -> Report:
-    """Run the whole evaluation; `limit` keeps only the first photos of each group (quick tests)."""
-    t0 = time.perf_counter()
-    pipe = PipelineOptions()
-    classifier = EmotionClassifier(threads=threads)
-    detector = CenterFace(threads=threads, options=pipe.detector)
-    base_opts = options or BaselineOptions()
-    if options is None and classifier.rest_prior:  # as GalleryPipeline.create does
-        base_opts = replace(base_opts, rest_prior=classifier.rest_prior)
-    smoothing = pipe.smoothing
-    read = FrameReader(detector, classifier, pipe)
-
-    photos = load_photos(faces_dir)
-    students = [p for p in photos if p.emotion is Emotion.NEUTRAL][:limit]
-    changes = [p for p in photos if p.emotion.valence != 0][: None if limit is None else 2 * limit]
-    frames_of: dict[str, np.ndarray] = {}
-    for i, p in enumerate(photos):
-        if p not in students and p not in changes:
-            continue
+def read_photos(reader: FrameReader, faces_dir: Path, photos: Sequence[Photo], frames: int, change_frames: int,
+                seed: int) -> dict[str, np.ndarray]:
+    """Per photo, the classifier's output on its simulated frames: 2 x frames for neutral
+    photos (calibration then measurement), change_frames for the others."""
+    out = {}
+    for p in photos:
         img = cv2.imread(str(faces_dir / "images" / p.image))
         if img is None:
             log.warning("cannot read %s", p.image)
             continue
         n = 2 * frames if p.emotion is Emotion.NEUTRAL else change_frames
-        # One generator per photo: a photo's frames do not depend on which others are evaluated.
-        frames_of[p.image] = read(video_frames(as_tile(img), n, np.random.default_rng([seed, i])))
-    unreadable = [k for k, v in frames_of.items() if not np.isfinite(v).all(axis=1).any()]
-    students = [p for p in students if p.image in frames_of]
-    changes = [p for p in changes if p.image in frames_of]
-    log.info("read %d photos in %.1f s", len(frames_of), time.perf_counter() - t0)
+        # One generator per photo, seeded by its name: a photo's frames do not depend on
+        # which other photos are evaluated (--limit, a grown data set).
+        rng = np.random.default_rng([seed, *p.image.encode()])
+        out[p.image] = reader(video_frames(as_tile(img), n, rng))
+    return out
 
-    baselines = Baselines(base_opts, smoothing)
-    t_after = calibrate(baselines, {p.image: frames_of[p.image][:frames] for p in students}, smoothing)
-    neutral_neg, neutral_neu, neutral_unk = Tally(), Tally(), Tally()
-    neg, pos, same_neg, same_pos, same_neutral = Tally(), Tally(), Tally(), Tally(), Tally()
-    by_label = {e.value: Tally() for e in CLASSES if e.valence < 0}
-    unknown = np.zeros(NUM_CLASSES, bool)  # flagged_share on "unknown" is handled below
-    per_student = []
-    for s in students:
-        raw, cal, ok = relative_to(baselines, s.image, frames_of[s.image][frames:], t_after, smoothing)
-        neutral_neg.add(raw, cal, NEGATIVE, ok, s.image)
-        neutral_neu.add(raw, cal, is_index(raw, NEUTRAL_INDEX), ok, s.image)
-        neutral_unk.add(np.where(raw < 0, 0, -1), np.where(cal < 0, 0, -1), ~unknown, ok, s.image)
-        per_student.append(_student_row(s, baselines, raw, cal, ok))
-        for p in changes:
-            raw, cal, ok = relative_to(baselines, s.image, frames_of[p.image], t_after, smoothing)
-            same = p.person == s.person
-            if p.emotion.valence < 0:
-                (same_neg if same else neg).add(raw, cal, NEGATIVE, ok, p.image)
-                if not same:
-                    by_label[p.emotion.value].add(raw, cal, NEGATIVE, ok, p.image)
-            else:
-                (same_pos if same else pos).add(raw, cal, POSITIVE, ok, p.image)
-        for other in students:  # the same person's other neutral photo: calibration that generalises
-            if other.person == s.person and other.image != s.image:
-                raw, cal, ok = relative_to(baselines, s.image, frames_of[other.image][frames:], t_after, smoothing)
-                same_neutral.add(raw, cal, NEGATIVE, ok, other.image)
 
-    return Report(
-        model=_model_name(classifier), seed=seed, calibration_frames=frames, measure_frames=frames,
-        change_frames=change_frames, options=asdict(base_opts),
-        students=len(students), students_calibrated=sum(baselines.baseline(s.image) is not None for s in students),
-        neutral_false_negative=neutral_neg.rate(), neutral_reported_neutral=neutral_neu.rate(),
-        neutral_unknown=neutral_unk.rate(), negative_recall=neg.rate(), positive_recall=pos.rate(),
-        negative_recall_by_label={k: v.rate() for k, v in by_label.items() if v.n},
-        same_person_negative_recall=same_neg.rate_or_none(), same_person_positive_recall=same_pos.rate_or_none(),
-        same_person_other_neutral_false_negative=same_neutral.rate_or_none(),
-        faces_unreadable=unreadable, per_student=per_student, seconds=time.perf_counter() - t0,
+@dataclass
+class _Tallies:
+    neutral_negative: Tally = field(default_factory=Tally)
+    neutral_neutral: Tally = field(default_factory=Tally)
+    neutral_unknown: Tally = field(default_factory=Tally)
+    negative: Tally = field(default_factory=Tally)
+    positive: Tally = field(default_factory=Tally)
+    same_negative: Tally = field(default_factory=Tally)
+    same_positive: Tally = field(default_factory=Tally)
+    same_neutral: Tally = field(default_factory=Tally)
+    by_label: dict[str, Tally] = field(default_factory=lambda: {e.value: Tally() for e in CLASSES if e.valence < 0})
+
+
+def _measure_student(s: Photo, students: Sequence[Photo], changes: Sequence[Photo], probs: dict[str, np.ndarray],
+                     frames: int, see: Any, tallies: _Tallies) -> dict[str, Any]:
+    """Everything shown to one calibrated student; `see(key, probs)` -> (raw, calibrated, readable)."""
+    raw, cal, ok = see(s.image, probs[s.image][frames:])
+    tallies.neutral_negative.add(in_class(raw, NEGATIVE), in_class(cal, NEGATIVE), ok, s.image)
+    tallies.neutral_neutral.add(raw == NEUTRAL_INDEX, cal == NEUTRAL_INDEX, ok, s.image)
+    tallies.neutral_unknown.add(raw < 0, cal < 0, ok, s.image)
+    d = max(int(ok.sum()), 1)
+    row = {"image": s.image, "false_negative_raw": int((in_class(raw, NEGATIVE) & ok).sum()) / d,
+           "false_negative_calibrated": int((in_class(cal, NEGATIVE) & ok).sum()) / d}
+    for p in changes:
+        raw, cal, ok = see(s.image, probs[p.image])
+        same = p.person == s.person
+        mask = NEGATIVE if p.emotion.valence < 0 else POSITIVE
+        hits = in_class(raw, mask), in_class(cal, mask)
+        if p.emotion.valence < 0:
+            (tallies.same_negative if same else tallies.negative).add(*hits, ok, p.image)
+            if not same:
+                tallies.by_label[p.emotion.value].add(*hits, ok, p.image)
+        else:
+            (tallies.same_positive if same else tallies.positive).add(*hits, ok, p.image)
+    for other in students:  # the same person's other neutral photo: does calibration carry over?
+        if other.person == s.person and other.image != s.image:
+            raw, cal, ok = see(s.image, probs[other.image][frames:])
+            tallies.same_neutral.add(in_class(raw, NEGATIVE), in_class(cal, NEGATIVE), ok, other.image)
+    return row
+
+
+@dataclass(frozen=True)
+class Readings:
+    """The classifier's output on every simulated frame, computed once (the slow part)."""
+
+    model: str
+    frames: int
+    change_frames: int
+    seed: int
+    students: tuple[Photo, ...]  # neutral photos with their 2 x frames readings
+    changes: tuple[Photo, ...]  # expressive photos with change_frames readings
+    probs: dict[str, np.ndarray]  # image -> (n, 7), NaN rows where no readable face
+    rest_prior: tuple[float, ...] | None  # recorded in the model file, if any
+    seconds: float
+
+
+def read_all(faces_dir: Path, frames: int = 20, change_frames: int = 10, seed: int = 0, threads: int | None = None,
+             limit: int | None = None) -> Readings:
+    """Simulate and classify every photo's frames; `limit` keeps only the first photos of each group."""
+    t0 = time.perf_counter()
+    pipe = PipelineOptions()
+    classifier = EmotionClassifier(threads=threads)
+    detector = CenterFace(threads=threads, options=pipe.detector)
+    photos = load_photos(faces_dir)
+    students = [p for p in photos if p.emotion is Emotion.NEUTRAL][:limit]
+    changes = [p for p in photos if p.emotion.valence != 0][: None if limit is None else 2 * limit]
+    probs = read_photos(FrameReader(detector, classifier, pipe), faces_dir, [*students, *changes], frames,
+                        change_frames, seed)
+    log.info("read %d photos in %.1f s", len(probs), time.perf_counter() - t0)
+    return Readings(
+        model=_model_name(classifier), frames=frames, change_frames=change_frames, seed=seed,
+        students=tuple(p for p in students if p.image in probs), changes=tuple(p for p in changes if p.image in probs),
+        probs=probs, rest_prior=classifier.rest_prior, seconds=time.perf_counter() - t0,
     )
 
 
-def _student_row(s: Photo, baselines: Baselines, raw: np.ndarray, cal: np.ndarray, ok: np.ndarray) -> dict[str, Any]:
-    base = baselines.baseline(s.image)
-    d = max(int(ok.sum()), 1)
-    return {
-        "image": s.image,
-        "baseline": None if base is None else dict(zip(LABELS, np.round(base, 3).tolist())),
-        "false_negative_raw": flagged_share(raw, NEGATIVE, ok)[0] / d,
-        "false_negative_calibrated": flagged_share(cal, NEGATIVE, ok)[0] / d,
-    }
+def app_options(r: Readings, options: BaselineOptions | None = None) -> BaselineOptions:
+    """The options the app would run with: the model's recorded rest prior replaces the default,
+    as GalleryPipeline.create does."""
+    opts = options or BaselineOptions()
+    return replace(opts, rest_prior=r.rest_prior) if r.rest_prior else opts
+
+
+def score(r: Readings, options: BaselineOptions, smoothing: SmoothingOptions | None = None) -> Report:
+    """Calibrate every student on its first frames, then tally what each baseline does to all readings."""
+    t0 = time.perf_counter()
+    smoothing = smoothing or PipelineOptions().smoothing
+    baselines = Baselines(options, smoothing)
+    t_after = calibrate(baselines, {p.image: r.probs[p.image][: r.frames] for p in r.students}, smoothing)
+
+    def see(key: str, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return relative_to(baselines, key, p, t_after, smoothing)
+
+    tallies = _Tallies()
+    per_student = [_measure_student(s, r.students, r.changes, r.probs, r.frames, see, tallies) for s in r.students]
+    for row in per_student:
+        base = baselines.baseline(row["image"])
+        row["baseline"] = None if base is None else dict(zip(LABELS, np.round(base, 3).tolist()))
+    return Report(
+        model=r.model, seed=r.seed, calibration_frames=r.frames, measure_frames=r.frames,
+        change_frames=r.change_frames, options=asdict(options), students=len(r.students),
+        students_calibrated=sum(baselines.baseline(s.image) is not None for s in r.students),
+        neutral_false_negative=tallies.neutral_negative.rate(), neutral_reported_neutral=tallies.neutral_neutral.rate(),
+        neutral_unknown=tallies.neutral_unknown.rate(), negative_recall=tallies.negative.rate(),
+        positive_recall=tallies.positive.rate(),
+        negative_recall_by_label={k: v.rate() for k, v in tallies.by_label.items() if v.n},
+        same_person_negative_recall=tallies.same_negative.rate_or_none(),
+        same_person_positive_recall=tallies.same_positive.rate_or_none(),
+        same_person_other_neutral_false_negative=tallies.same_neutral.rate_or_none(),
+        faces_unreadable=[k for k, v in r.probs.items() if not np.isfinite(v).all(axis=1).any()],
+        per_student=per_student, seconds=r.seconds + time.perf_counter() - t0,
+    )
+
+
+def evaluate(faces_dir: Path, frames: int = 20, change_frames: int = 10, seed: int = 0,
+             options: BaselineOptions | None = None, threads: int | None = None, limit: int | None = None) -> Report:
+    """The whole evaluation with the app's options (see `app_options`)."""
+    r = read_all(faces_dir, frames, change_frames, seed, threads, limit)
+    return score(r, app_options(r, options))
 
 
 def _model_name(classifier: EmotionClassifier) -> str:
-    meta = classifier._session.get_modelmeta().custom_metadata_map  # noqa: SLF001  # for the record only
-    return f"{meta.get('arch', '?')} publictest_acc={meta.get('publictest_acc', '?')}"
+    """File name and content hash: the bundled model gets replaced, results must say which one they are for."""
+    path = classifier.info.path
+    return f"{path.name} sha256:{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
 
 
 def format_table(r: Report) -> str:

@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke tests)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (best.pt), e.g. to fine-tune")
+    p.add_argument("--aug-strength", type=float, default=1.0, help="scale the augmentation (0.5 = milder)")
+    p.add_argument("--pct-start", type=float, default=0.15, help="share of the schedule spent warming up")
     args = p.parse_args(argv)
     for name in ("epochs", "batch_size"):
         if getattr(args, name) <= 0:
@@ -131,6 +134,12 @@ def train(args: argparse.Namespace) -> dict:
     log.info("device %s, arch %s, %d train / %d val images", device, args.arch, len(train_split), len(val_split))
 
     model = build(args.arch).to(device).to(memory_format=torch.channels_last)
+    if args.init:
+        init = torch.load(args.init, map_location=device, weights_only=False)
+        if init.get("arch", args.arch) != args.arch:
+            raise SystemExit(f"--init {args.init} is a {init.get('arch')} model, not --arch {args.arch}")
+        model.load_state_dict(init["model"])
+        log.info("initialised from %s (PublicTest %.4f)", args.init, init.get("acc", float("nan")))
     ema = Ema(model, args.ema_decay)
     steps_per_epoch = math.ceil(len(train_split) / args.batch_size)
     decay, no_decay = [], []
@@ -141,11 +150,11 @@ def train(args: argparse.Namespace) -> dict:
         lr=args.lr, momentum=0.9, nesterov=True,
     )
     sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.15
+        opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch, pct_start=args.pct_start
     )
     teachers = load_teachers(args.teacher, device)
     gen = torch.Generator(device=device).manual_seed(args.seed)
-    aug_cfg = AugmentConfig()
+    aug_cfg = AugmentConfig().scaled(args.aug_strength)
     start_epoch, best_acc = 0, 0.0
     last_path, best_path = args.out / "last.pt", args.out / "best.pt"
     if args.resume and last_path.is_file():

@@ -44,7 +44,7 @@ def check_onnxruntime_build() -> Check:
         return Check(
             "onnxruntime build", Status.FAIL,
             f"{' + '.join(builds)} share one folder and overwrite each other; "
-            "run python scripts/install.py --repair to keep exactly one",
+            "run python scripts/install.py (it removes the others and keeps the right one)",
         )
     return Check("onnxruntime build", Status.OK, builds[0])
 

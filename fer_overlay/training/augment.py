@@ -30,6 +30,23 @@ class AugmentConfig:
     erase_p: float = 0.5
     erase_area_range: tuple[float, float] = (0.02, 0.2)
 
+    def scaled(self, strength: float) -> AugmentConfig:
+        """The same recipe, milder (strength < 1, e.g. for a low-rate fine-tune) or stronger."""
+        if strength < 0:
+            raise ValueError(f"augmentation strength must be >= 0, got {strength}")
+
+        def around_one(lo_hi: tuple[float, float]) -> tuple[float, float]:
+            return 1 - (1 - lo_hi[0]) * strength, 1 + (lo_hi[1] - 1) * strength
+
+        return AugmentConfig(
+            max_rotation_deg=self.max_rotation_deg * strength, scale_range=around_one(self.scale_range),
+            max_shift=self.max_shift * strength, flip_p=self.flip_p, brightness=self.brightness * strength,
+            contrast_range=around_one(self.contrast_range), lowres_p=min(1.0, self.lowres_p * strength),
+            lowres_side_range=self.lowres_side_range, noise_p=min(1.0, self.noise_p * strength),
+            noise_max_sigma=self.noise_max_sigma, erase_p=min(1.0, self.erase_p * strength),
+            erase_area_range=self.erase_area_range,
+        )
+
 
 def _uniform(n: int, lo: float, hi: float, like: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.rand(n, generator=gen, device=gen.device).to(like.dtype) * (hi - lo) + lo

@@ -1,0 +1,81 @@
+"""Training and export on a tiny synthetic FER2013-shaped set (PyTorch only: skipped without it).
+
+Checks the plumbing a real run depends on: augmentation keeps shapes and ranges, a
+one-epoch run writes its checkpoints and metrics, --resume refuses a changed schedule,
+and the exported ONNX file agrees with PyTorch and carries the input contract.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fer_overlay.training.augment import AugmentConfig, augment  # noqa: E402
+from fer_overlay.training.data import LABELS  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+@pytest.fixture
+def fer_dir(tmp_path: Path) -> Path:
+    """Two npz splits in the FER2013 layout: a bright blob means 'happy', a dark one 'sad'."""
+    rng = np.random.default_rng(0)
+    for split, n in (("Training", 192), ("PublicTest", 64)):
+        labels = rng.choice([3, 4], n)
+        images = rng.integers(60, 120, (n, 48, 48)).astype(np.uint8)
+        images[labels == 3, 16:32, 16:32] = 230
+        images[labels == 4, 16:32, 16:32] = 10
+        np.savez(tmp_path / f"fer2013_{split}.npz", images=images, labels=labels, classes=np.array(LABELS))
+    return tmp_path
+
+
+def test_augment_keeps_shape_and_range_and_strength_zero_only_flips() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(16, 1, 48, 48)
+    out = augment(x, AugmentConfig(), gen)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert not torch.allclose(out, x)
+    calm = augment(x, AugmentConfig().scaled(0.0), torch.Generator().manual_seed(1))
+    same_or_mirrored = [torch.allclose(c, o, atol=1e-4) or torch.allclose(c, o.flip(-1), atol=1e-4)
+                        for c, o in zip(calm, x)]
+    assert all(same_or_mirrored)
+    with pytest.raises(ValueError, match="strength"):
+        AugmentConfig().scaled(-1)
+
+
+def test_one_epoch_run_export_and_resume_guard(fer_dir: Path, tmp_path: Path) -> None:
+    train = load_script("train_emotion")
+    out = tmp_path / "run"
+    args = ["--data-dir", str(fer_dir), "--out", str(out), "--epochs", "2", "--batch-size", "32", "--threads", "1"]
+    summary = train.train(train.parse_args(args))
+    for name in ("last.pt", "best.pt", "metrics.jsonl", "summary.json"):
+        assert (out / name).is_file(), name
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and all(r["seconds"] > 0 for r in rows)
+    assert summary["labels"] == list(LABELS) or tuple(summary["labels"]) == LABELS
+    with pytest.raises(SystemExit, match="--epochs"):
+        train.train(train.parse_args([*args[:-6], "--epochs", "3", "--batch-size", "32", "--resume"]))
+
+    export = load_script("export_emotion")
+    onnx_path = tmp_path / "models" / "emotion.onnx"
+    assert export.main([str(out / "best.pt"), "--out", str(onnx_path), "--data-dir", str(fer_dir)]) == 0
+
+    from fer_overlay import EmotionClassifier
+
+    clf = EmotionClassifier(model_path=onnx_path)
+    assert clf.labels == LABELS and clf.input_size == 48
+    faces = [np.full((60, 60), v, np.uint8) for v in (30, 200)]
+    assert clf.predict(faces).shape == (2, 7)
