@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, Protocol, TypeVar
 
 import numpy as np
@@ -29,7 +29,7 @@ from .mood import ClassMood, MoodHistory, class_mood
 from .pipeline import Analysis
 from .render import RenderStyle
 from .types import Faces, Frame
-from .views import View, ViewState, render
+from .views import Alerts, View, ViewState, render
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -112,11 +112,13 @@ class LiveEngine:
         on_result: Callable[[Analysis, ClassMood], None] | None = None,
         style: RenderStyle = RenderStyle(),
         shared: Sequence[bool] | None = None,
+        alerts: Callable[[], Alerts] | None = None,
     ) -> None:
         self.source, self.sinks, self.analyze = source, list(sinks), analyze
         # Which sinks students see (the virtual camera); the rest are the teacher's own.
         self.shared = list(shared) if shared is not None else [True] * len(self.sinks)
         self.options, self.on_result, self.style = options, on_result, style
+        self.alerts = alerts  # called on the output thread: must be cheap and thread-safe
         self.view = options.view
         self._view_before_off = options.view if options.view is not View.OFF else View.GALLERY
         self.stats = EngineStats()
@@ -250,12 +252,15 @@ class LiveEngine:
             last_frame = frame
             state = self._state_for(frame)
             view = self.view
-            images: dict[View, np.ndarray] = {}
+            images: dict[tuple[View, bool], np.ndarray] = {}
             for sink, shared in zip(self.sinks, self.shared):
+                # Students see class totals only when asked; names never leave through them then.
+                restricted = shared and (self.options.aggregate_shared or self.options.anonymous)
                 v = View.SUMMARY if shared and self.options.aggregate_shared and view is not View.OFF else view
-                if v not in images:
-                    images[v] = render(v, frame.image, state, self.options.size, self.style)
-                sink.send(images[v])
+                if (v, restricted) not in images:
+                    s = replace(state, alerts=state.alerts.aggregate()) if restricted else state
+                    images[v, restricted] = render(v, frame.image, s, self.options.size, self.style)
+                sink.send(images[v, restricted])
             sent = time.monotonic()
             self.stats.frames_out += 1
             self.stats.send_times.append(sent)
@@ -271,4 +276,5 @@ class LiveEngine:
         age = max(0.0, frame.timestamp - result.timestamp)
         faces = result.faces if age <= self.options.stale_after_s else Faces.empty()
         hidden = result.hidden if age <= self.options.stale_after_s else Faces.empty()
-        return ViewState(faces, mood, self.history.series(), age, self.options.anonymous, self.status, hidden)
+        alerts = self.alerts() if self.alerts is not None else Alerts()
+        return ViewState(faces, mood, self.history.series(), age, self.options.anonymous, self.status, hidden, alerts)

@@ -18,6 +18,7 @@ from .render import EMOTION_COLOURS, FONT, RenderStyle, annotate_faces, blur_fac
 from .types import LABELS, Faces
 
 BACKGROUND = (32, 28, 26)
+ALERT = (60, 170, 255)  # orange, BGR
 
 
 class View(str, Enum):
@@ -32,6 +33,24 @@ class View(str, Enum):
 
 
 @dataclass(frozen=True)
+class Alerts:
+    """What the teacher should look at now: class-wide lines, and lines naming students."""
+
+    class_lines: tuple[str, ...] = ()  # e.g. "class mood turned 8 s ago"
+    students: tuple[str, ...] = ()  # e.g. "Ben Carter: negative for 75 s"
+
+    def aggregate(self) -> Alerts:
+        """The same without names, for a feed that shows class totals only."""
+        n = len(self.students)
+        count = (f"{n} student{'s' if n != 1 else ''} need{'s' if n == 1 else ''} attention",) if n else ()
+        return Alerts(self.class_lines + count, ())
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return self.class_lines + self.students
+
+
+@dataclass(frozen=True)
 class ViewState:
     """Everything a view may show besides the captured image."""
 
@@ -42,6 +61,7 @@ class ViewState:
     anonymous: bool = False  # no names, faces pixelated
     status: str = ""  # e.g. "source lost, retrying"
     hidden: Faces = field(default_factory=Faces.empty)  # opted-out students: always pixelated
+    alerts: Alerts = field(default_factory=Alerts)
 
 
 def fit(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float, tuple[int, int]]:
@@ -104,6 +124,9 @@ def summary_card(state: ViewState, size: tuple[int, int], style: RenderStyle) ->
     balance = mood.balance
     tone = "positive" if balance > 0.15 else "negative" if balance < -0.15 else "mixed / neutral"
     _put(card, f"balance {balance:+.2f}  ({tone})", (pad, y), 0.7 * unit, 2)
+    for line in state.alerts.lines[:4]:
+        y += int(30 * unit)
+        _put(card, line, (pad, y), 0.6 * unit, 1, ALERT)
     if state.trend is not None and len(state.trend) >= 2:
         _trend(card, state.trend, (pad, y + int(20 * unit), w - 2 * pad, h - y - int(50 * unit) - pad), unit)
     return card
@@ -124,8 +147,9 @@ def _trend(card: np.ndarray, trend: np.ndarray, rect: tuple[int, int, int, int],
     _put(card, f"last {span / 60:.0f} min" if span >= 60 else f"last {span:.0f} s", (x + 6, y + h - 6), 0.5 * unit, 1)
 
 
-def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float, thick: int) -> None:
-    cv2.putText(img, text, org, FONT, scale, (240, 240, 240), max(1, thick), cv2.LINE_AA)
+def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float, thick: int,
+         colour: tuple[int, int, int] = (240, 240, 240)) -> None:
+    cv2.putText(img, text, org, FONT, scale, colour, max(1, thick), cv2.LINE_AA)
 
 
 def render(view: View, image: np.ndarray, state: ViewState, size: tuple[int, int],
@@ -145,5 +169,6 @@ def render(view: View, image: np.ndarray, state: ViewState, size: tuple[int, int
         out[:, w - side :] = summary_card(state, (side, h), RenderStyle(text_scale=0.72 * style.text_scale))
     if view is not View.OFF and (state.age_s is not None or state.status):
         note = state.status or f"analysis {state.age_s:.1f} s old"
-        text_block(out, [note], (8, h - 8), (130, 130, 130), RenderStyle(text_scale=0.8))
+        # Bottom right: bottom left is where meeting apps print the last tile's name.
+        text_block(out, [note], (w, h - 8), (130, 130, 130), RenderStyle(text_scale=0.8))
     return out

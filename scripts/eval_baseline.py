@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does per-student calibration cut false "negative" alarms without hiding real changes?
 
-    python scripts/eval_baseline.py [--faces DIR] [--json PATH] [--frames 20] [--seed 0]
+    python scripts/eval_baseline.py [--faces DIR] [--json PATH] [--frames 20] [--seed 0] [--shrink 0.7 0.3]
 
 Every photo labelled neutral in the labelled face set plays one student. A short "video"
 of that student is simulated by jittering the photo (shift, scale, roll, brightness,
@@ -32,7 +32,7 @@ import math
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,7 @@ class Report:
     neutral_reported_neutral: Rate
     neutral_unknown: Rate
     negative_recall: Rate  # other people's negative faces under each student's baseline
+    negative_unknown: Rate  # ... of which read as unknown (under the confidence floor): where lost recall goes
     positive_recall: Rate
     negative_recall_by_label: dict[str, Rate]
     same_person_negative_recall: Rate | None
@@ -283,6 +284,7 @@ class _Tallies:
     neutral_neutral: Tally = field(default_factory=Tally)
     neutral_unknown: Tally = field(default_factory=Tally)
     negative: Tally = field(default_factory=Tally)
+    negative_unknown: Tally = field(default_factory=Tally)
     positive: Tally = field(default_factory=Tally)
     same_negative: Tally = field(default_factory=Tally)
     same_positive: Tally = field(default_factory=Tally)
@@ -291,7 +293,8 @@ class _Tallies:
 
 
 def _measure_student(s: Photo, students: Sequence[Photo], changes: Sequence[Photo], probs: dict[str, np.ndarray],
-                     frames: int, see: Any, tallies: _Tallies) -> dict[str, Any]:
+                     frames: int, see: Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]],
+                     tallies: _Tallies) -> dict[str, Any]:
     """Everything shown to one calibrated student; `see(key, probs)` -> (raw, calibrated, readable)."""
     raw, cal, ok = see(s.image, probs[s.image][frames:])
     tallies.neutral_negative.add(in_class(raw, NEGATIVE), in_class(cal, NEGATIVE), ok, s.image)
@@ -309,6 +312,7 @@ def _measure_student(s: Photo, students: Sequence[Photo], changes: Sequence[Phot
             (tallies.same_negative if same else tallies.negative).add(*hits, ok, p.image)
             if not same:
                 tallies.by_label[p.emotion.value].add(*hits, ok, p.image)
+                tallies.negative_unknown.add(raw < 0, cal < 0, ok, p.image)
         else:
             (tallies.same_positive if same else tallies.positive).add(*hits, ok, p.image)
     for other in students:  # the same person's other neutral photo: does calibration carry over?
@@ -381,6 +385,7 @@ def score(r: Readings, options: BaselineOptions, smoothing: SmoothingOptions | N
         students_calibrated=sum(baselines.baseline(s.image) is not None for s in r.students),
         neutral_false_negative=tallies.neutral_negative.rate(), neutral_reported_neutral=tallies.neutral_neutral.rate(),
         neutral_unknown=tallies.neutral_unknown.rate(), negative_recall=tallies.negative.rate(),
+        negative_unknown=tallies.negative_unknown.rate(),
         positive_recall=tallies.positive.rate(),
         negative_recall_by_label={k: v.rate() for k, v in tallies.by_label.items() if v.n},
         same_person_negative_recall=tallies.same_negative.rate_or_none(),
@@ -419,6 +424,7 @@ def format_table(r: Report) -> str:
         line("  unknown, neutral faces", r.neutral_unknown),
         line("negative-face recall (other people)", r.negative_recall, "each face x every student's baseline"),
         *[line(f"  {k}", v) for k, v in r.negative_recall_by_label.items()],
+        line("  unknown, negative faces", r.negative_unknown),
         line("positive-face recall (other people)", r.positive_recall, "happy/surprise flagged positive"),
         line("same person: negative-face recall", r.same_person_negative_recall),
         line("same person: positive-face recall", r.same_person_positive_recall),
@@ -432,11 +438,15 @@ def format_table(r: Report) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--faces", type=Path, default=DEFAULT_FACES, help="folder with labels.csv and images/")
-    p.add_argument("--json", type=Path, help="also write the report here")
+    p.add_argument("--json", type=Path, help="also write the report here (a list of them with several --shrink)")
     p.add_argument("--frames", type=int, default=20, help="calibration frames, and as many measured frames")
     p.add_argument("--change-frames", type=int, default=10, help="frames per expressive photo")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shrink", type=float, nargs="+", metavar="S",
+                   help="score with these BaselineOptions.shrink values instead of the default (one table each; "
+                        "frames are read once)")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: its own choice)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N neutral and 2N expressive photos")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -452,11 +462,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --frames must be >= min_samples ({BaselineOptions().min_samples}) or no baseline is ever used",
               file=sys.stderr)
         return 2
-    report = evaluate(args.faces, args.frames, args.change_frames, args.seed, threads=args.threads)
-    print(format_table(report))
-    print(f"({report.seconds:.0f} s)")
+    try:
+        variants = [BaselineOptions(shrink=s) for s in args.shrink] if args.shrink else [BaselineOptions()]
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    readings = read_all(args.faces, args.frames, args.change_frames, args.seed, args.threads, args.limit)
+    reports = []
+    for options in variants:
+        report = score(readings, app_options(readings, options))
+        print(f"\nshrink={options.shrink}, rest prior from {'the model' if readings.rest_prior else 'the default'}")
+        print(format_table(report))
+        reports.append(report)
+    print(f"({reports[-1].seconds:.0f} s)")
     if args.json:
-        args.json.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        out = reports[0].to_dict() if len(reports) == 1 else [r.to_dict() for r in reports]
+        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
     return 0
 
 

@@ -60,6 +60,22 @@ def slow_analysis(seconds: float, seen: list[int]):
     return analyze
 
 
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def next_image(sink: RecordingSink) -> np.ndarray:
+    """An image sent after this call (so after any view change made before it)."""
+    n = len(sink.images)
+    assert wait_until(lambda: len(sink.images) >= n + 2), "no output"
+    return sink.images[-1]
+
+
 def test_slot_keeps_only_the_newest_value() -> None:
     slot: Slot[int] = Slot()
     for v in range(5):
@@ -85,18 +101,13 @@ def test_views_switch_and_the_feed_is_not_mirrored() -> None:
     source, sink = CountingSource(), RecordingSink()
     engine = LiveEngine(source, [sink], slow_analysis(0.0, []), EngineOptions(fps=30, size=SIZE))
     with engine:
-        time.sleep(0.3)
+        assert wait_until(lambda: engine.stats.frames_analysed > 0)
         assert engine.toggle_overlay() is View.OFF
-        time.sleep(0.2)
-        n_off = len(sink.images)
-        plain = sink.images[-1]
+        plain = next_image(sink)
         assert engine.toggle_overlay() is View.GALLERY
-        time.sleep(0.2)
-        annotated = sink.images[-1]
+        annotated = next_image(sink)
         engine.set_view(View.SUMMARY)
-        time.sleep(0.2)
-        card = sink.images[-1]
-    assert n_off > 0
+        card = next_image(sink)
     assert plain[90, 10].tolist() == [0, 0, 255] and plain[90, -10, 2] != 255  # red stays on the left
     assert (np.abs(annotated.astype(int) - plain.astype(int)).max(axis=2) > 40).mean() > 0.01  # boxes drawn
     assert not np.array_equal(card[:, : SIZE[0] // 4], plain[:, : SIZE[0] // 4])  # a card, not the capture
@@ -106,7 +117,9 @@ def test_shared_sink_gets_class_aggregates_only() -> None:
     source, teacher, students = CountingSource(), RecordingSink(), RecordingSink()
     options = EngineOptions(fps=30, size=SIZE, aggregate_shared=True)
     engine = LiveEngine(source, [teacher, students], slow_analysis(0.0, []), options, shared=[False, True])
-    engine.run(duration=0.5)
+    with engine:
+        assert wait_until(lambda: engine.stats.frames_analysed > 0)
+        next_image(students)
     assert not np.array_equal(teacher.images[-1], students.images[-1])
     assert teacher.images[-1][90, 10].tolist() == [0, 0, 255]  # the teacher sees the gallery
     assert students.images[-1][90, 10].tolist() != [0, 0, 255]  # the students see the summary card
@@ -116,16 +129,12 @@ def test_lost_source_keeps_the_last_frame_and_recovers() -> None:
     source, sink = CountingSource(), RecordingSink()
     engine = LiveEngine(source, [sink], slow_analysis(0.0, []), EngineOptions(fps=30, size=SIZE, retry_every_s=0.1))
     with engine:
-        time.sleep(0.2)
+        next_image(sink)
         source.fail = True
-        time.sleep(0.4)
-        assert engine.status.startswith("source lost")
-        during = len(sink.images)
-        time.sleep(0.2)
-        assert len(sink.images) > during, "the output must go on while the source is lost"
+        assert wait_until(lambda: engine.status.startswith("source lost"))
+        next_image(sink)  # the output goes on while the source is lost
         source.fail = False
-        time.sleep(0.4)
-        assert engine.status == ""
+        assert wait_until(lambda: engine.status == "")
 
 
 def test_file_source_end_stops_the_engine() -> None:

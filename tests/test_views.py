@@ -95,3 +95,30 @@ def test_caption_text_stays_legible_at_720p() -> None:
     (_, text_h), _ = cv2.getTextSize("happy 87%", FONT, scale, thick)
     # Meeting apps show a shared 720p camera at about half size in a gallery: 14 px stays readable there.
     assert text_h >= 14 and thick >= 2
+
+
+def test_alerts_show_on_the_card_and_lose_names_for_an_aggregate_feed() -> None:
+    from fer_overlay.views import Alerts
+
+    alerts = Alerts(("class mood turned 5 s ago",), ("Ben Carter: negative for 75 s", "Mia Wong: not visible for 90 s"))
+    assert alerts.aggregate() == Alerts(("class mood turned 5 s ago", "2 students need attention"), ())
+    assert Alerts((), ("x: negative for 61 s",)).aggregate().lines == ("1 student needs attention",)
+    mood = class_mood(faces(), None, 0.0)
+    plain = render(View.SUMMARY, scene(), ViewState(Faces.empty(), mood), (W, H))
+    flagged = render(View.SUMMARY, scene(), ViewState(Faces.empty(), mood, alerts=alerts), (W, H))
+    assert not np.array_equal(plain, flagged)
+
+
+def test_live_alerts_name_who_needs_attention_and_recent_turns() -> None:
+    from fer_overlay.app.controller import live_alerts
+    from fer_overlay.insight import ClassInsight, InsightOptions
+    from fer_overlay.pipeline import Analysis
+
+    insight = ClassInsight(InsightOptions(attention_after_s=10))
+    sad = faces(("Ben Carter",)).with_(emotion=np.array([4], np.int8))
+    for t in range(0, 16):
+        analysis = Analysis(t, float(t), sad, None, True, {}, Faces.empty())
+        insight.add(analysis, class_mood(sad, None, float(t)))
+    out = live_alerts(insight, 15.0)
+    assert out.students and out.students[0].startswith("Ben Carter: negative for")
+    assert live_alerts(ClassInsight(), 0.0).lines == ()

@@ -25,7 +25,7 @@ from ..mood import ClassMood
 from ..pipeline import Analysis, GalleryPipeline, PipelineOptions, RunningMode
 from ..sinks import open_sink
 from ..store import AsyncWriter, SessionStore, default_db_path
-from ..views import View
+from ..views import Alerts, View
 from . import AppState
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class Controller:
         self._listeners: list[Callable[[AppState], None]] = []
         self._lock = threading.RLock()
         self._view = plan.view
+        self._alerts = Alerts()  # replaced whole by the analysis thread, read by the output thread
         self.session_id: int | None = None
 
     # -- state ---------------------------------------------------------------------------------
@@ -175,8 +176,9 @@ class Controller:
             self._open_session()
         options = EngineOptions(fps=plan.fps, size=plan.size, view=self._view, anonymous=plan.anonymous,
                                 aggregate_shared=plan.aggregate_feed)
+        self._alerts = Alerts()
         self._engine = LiveEngine(source, sinks, self._pipeline.process, options, on_result=self._on_result,
-                                  shared=shared)
+                                  shared=shared, alerts=lambda: self._alerts)
         self._engine.start()
         self._set_state(AppState.RUNNING, "")
 
@@ -196,6 +198,7 @@ class Controller:
         for record, rows in self._insight.add(analysis, mood):
             if self._writer is not None:
                 self._writer.put(record, rows)
+        self._alerts = live_alerts(self._insight, analysis.timestamp)
 
     def stop(self) -> None:
         with self._lock:
@@ -281,6 +284,17 @@ class Controller:
             return None
         series = self._engine.history.series()
         return int(series[-1, 0] - self._insight.start) if len(series) else 0
+
+
+def live_alerts(insight: ClassInsight, now: float, turn_shown_s: float = 30.0, limit: int = 3) -> Alerts:
+    """What the summary card tells the teacher right now: a recent class turn, and who needs attention."""
+    class_lines: tuple[str, ...] = ()
+    if insight.turns and insight.start is not None:
+        ago = now - insight.start - insight.turns[-1]
+        if 0 <= ago <= turn_shown_s:
+            class_lines = (f"class mood turned {ago:.0f} s ago",)
+    students = tuple(f"{a.student}: {a.reason} for {a.since_s:.0f} s" for a in insight.attention(now)[:limit])
+    return Alerts(class_lines, students)
 
 
 def _settings_record(plan: RunPlan) -> dict[str, Any]:
