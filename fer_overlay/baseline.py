@@ -26,7 +26,7 @@ DEFAULT_REST_PRIOR = np.array([0.06, 0.005, 0.06, 0.05, 0.14, 0.025, 0.66], np.f
 class BaselineOptions:
     calibration_s: float = 180.0
     min_samples: int = 15  # readable observations before a baseline is used
-    shrink: float = 0.7  # weight of the student's own baseline against the population prior
+    shrink: float = 0.5  # weight of the student's own baseline against the population prior
     rest_prior: tuple[float, ...] = tuple(DEFAULT_REST_PRIOR.tolist())
 
     def __post_init__(self) -> None:
@@ -34,6 +34,8 @@ class BaselineOptions:
             raise ValueError(f"rest_prior needs {NUM_CLASSES} positive values in {LABELS} order")
         if not 0.0 <= self.shrink <= 1.0:
             raise ValueError(f"shrink must be in [0, 1], got {self.shrink}")
+        if self.min_samples < 1:
+            raise ValueError(f"min_samples must be >= 1, got {self.min_samples}")
         if self.calibration_s <= 0:
             raise ValueError(f"calibration_s must be > 0, got {self.calibration_s}")
 

@@ -14,6 +14,7 @@ and the source close, so no inference is running when the interpreter exits.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -150,6 +151,9 @@ class LiveEngine:
     def start(self) -> None:
         if self._threads:
             raise RuntimeError("engine already started")
+        # Models, sessions and imports are loaded by now: move them out of the garbage
+        # collector's way so a full collection cannot pause the output for 100 ms.
+        gc.freeze()
         self._stop.clear()
         self._threads = [
             threading.Thread(target=self._analysis_loop, name="fer-analysis", daemon=True),

@@ -153,6 +153,7 @@ def test_relative_rows_are_distributions():
         ({"shrink": 1.5}, "shrink"),
         ({"shrink": -0.1}, "shrink"),
         ({"calibration_s": 0.0}, "calibration_s"),
+        ({"min_samples": 0}, "min_samples"),
         ({"rest_prior": (0.5, 0.5)}, "rest_prior"),
         ({"rest_prior": (0.0, 0.1, 0.1, 0.1, 0.1, 0.1, 0.6)}, "rest_prior"),
     ],
