@@ -141,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     if diff > 1e-4:
         raise SystemExit(f"onnxruntime and PyTorch disagree by {diff:.2e}")
     neutral = val.images[val.labels == LABELS.index("neutral")]
-    add_rest_prior(args.out, normalise(to_unit(neutral)).numpy())
+    if len(neutral):
+        add_rest_prior(args.out, normalise(to_unit(neutral)).numpy())
+    else:
+        logging.warning("no neutral faces in %s: the model gets no rest prior", args.data_dir)
     if args.int8:
         train = load_split(args.data_dir / "fer2013_Training.npz", torch.device("cpu"))
         pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:1024]
