@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -194,6 +196,7 @@ class LiveEngine:
 
     # -- threads ----------------------------------------------------------------------------
     def _analysis_loop(self) -> None:
+        _yield_to_output()
         seen = 0
         while not self._stop.is_set():
             seq, frame = self._frames.wait_newer(seen, timeout=0.5)
@@ -282,3 +285,14 @@ class LiveEngine:
         hidden = result.hidden if age <= self.options.stale_after_s else Faces.empty()
         alerts = self.alerts() if self.alerts is not None else Alerts()
         return ViewState(faces, mood, self.history.series(), age, self.options.anonymous, self.status, hidden, alerts)
+
+
+def _yield_to_output(niceness: int = 10) -> None:
+    """Lower this thread's CPU priority (Linux nice is per thread; other platforms: no-op), so
+    the output thread is scheduled first when analysis keeps every core busy."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except OSError as exc:  # sandboxes may forbid it: analysis just runs at normal priority
+        log.debug("could not lower the analysis thread's priority: %s", exc)

@@ -83,6 +83,15 @@ def default_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def live_threads() -> int:
+    """Inference threads for the live app: all cores but one, which the output thread and the
+    screen grabber need to keep the feed steady ($FER_OVERLAY_THREADS overrides)."""
+    env = os.environ.get("FER_OVERLAY_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min((os.cpu_count() or 2) - 1, 8))
+
+
 def create_session(
     model: Path | bytes,
     providers: Sequence[str] | None = None,

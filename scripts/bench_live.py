@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer_overlay.capture import MonitorSource
 from fer_overlay.engine import EngineOptions, LiveEngine
 from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.runtime import live_threads
 from fer_overlay.sinks import NullSink
 from fer_overlay.synth import GallerySpec, make_gallery
 from fer_overlay.testing.xserver import show_image, start_xvfb
@@ -51,11 +52,13 @@ def main() -> int:
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--detect-every", type=int, default=3)
     p.add_argument("--provider", action="append", dest="providers")
+    p.add_argument("--threads", type=int, default=0, help="inference threads (default: the live app's, cores - 1)")
     args = p.parse_args()
 
     image, _ = make_gallery(GallerySpec(participants=args.participants, size=(1920, 1080), seed=11))
     pipeline = GalleryPipeline.create(
-        PipelineOptions(mode=RunningMode.LIVE_STREAM, detect_every=args.detect_every), providers=args.providers
+        PipelineOptions(mode=RunningMode.LIVE_STREAM, detect_every=args.detect_every), providers=args.providers,
+        threads=args.threads or live_threads(),
     )
     print(f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
           f"{platform.system()}; detector {pipeline.detector.provider}, classifier {pipeline.classifier.provider}")

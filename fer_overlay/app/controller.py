@@ -23,6 +23,7 @@ from ..identity import IdentityOptions
 from ..insight import ClassInsight, InsightOptions
 from ..mood import ClassMood
 from ..pipeline import Analysis, GalleryPipeline, PipelineOptions, RunningMode
+from ..runtime import live_threads
 from ..sinks import open_sink
 from ..store import AsyncWriter, SessionStore, default_db_path
 from ..views import Alerts, View
@@ -306,6 +307,6 @@ def _default_pipeline(plan: RunPlan) -> GalleryPipeline:
     options = PipelineOptions(mode=RunningMode.LIVE_STREAM, detect_every=plan.detect_every)
     identity = None if plan.anonymous else IdentityOptions(opt_out=plan.opt_out)
     return GalleryPipeline.create(
-        options, providers=plan.providers or None, threads=plan.threads, flip_tta=plan.flip_tta,
+        options, providers=plan.providers or None, threads=plan.threads or live_threads(), flip_tta=plan.flip_tta,
         identity=identity, baselines=BaselineOptions(calibration_s=plan.calibration_s), detector=plan.detector,
     )
