@@ -77,18 +77,22 @@ class SessionInfo:
 
 
 def default_threads() -> int:
-    env = os.environ.get("FER_OVERLAY_THREADS")
+    env = os.environ.get("FER_OVERLAY_THREADS", "").strip()
     if env:
-        return max(1, int(env))
+        if env.isdigit() and int(env) > 0:
+            return int(env)
+        log.warning("FER_OVERLAY_THREADS=%r is not a positive whole number; using the default", env)
     return max(1, min(os.cpu_count() or 1, 8))
 
 
 def live_threads() -> int:
     """Inference threads for the live app: all cores but one, which the output thread and the
     screen grabber need to keep the feed steady ($FER_OVERLAY_THREADS overrides)."""
-    env = os.environ.get("FER_OVERLAY_THREADS")
+    env = os.environ.get("FER_OVERLAY_THREADS", "").strip()
     if env:
-        return max(1, int(env))
+        if env.isdigit() and int(env) > 0:
+            return int(env)
+        log.warning("FER_OVERLAY_THREADS=%r is not a positive whole number; using the default", env)
     return max(1, min((os.cpu_count() or 2) - 1, 8))
 
 

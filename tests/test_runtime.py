@@ -68,3 +68,17 @@ def test_installed_builds_lists_exactly_one_here():
 
 def test_tiny_model_is_valid_onnx():
     onnx.checker.check_model(onnx.load_from_string(tiny_model()))
+
+
+def test_live_threads_leave_a_core_for_the_output(monkeypatch):
+    monkeypatch.delenv("FER_OVERLAY_THREADS", raising=False)
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 2)
+    assert runtime.live_threads() == 1
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 1)
+    assert runtime.live_threads() == 1
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 64)
+    assert runtime.live_threads() == 8
+    monkeypatch.setenv("FER_OVERLAY_THREADS", "3")
+    assert runtime.live_threads() == 3
+    monkeypatch.setenv("FER_OVERLAY_THREADS", "lots")
+    assert runtime.live_threads() == 8
