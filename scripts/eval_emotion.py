@@ -83,7 +83,7 @@ def eval_fer(clf: EmotionClassifier, tta: EmotionClassifier, out: Path) -> dict:
     }
 
 
-def eval_faces(clf: EmotionClassifier, crop: CropOptions) -> dict:
+def eval_faces(clf: EmotionClassifier, crop: CropOptions, roll_deg: float = 0.0) -> dict:
     root = DATA / "faces"
     detector = CenterFace(options=DetectorOptions(score_threshold=0.3))
     rows = list(csv.DictReader((root / "labels.csv").open()))
@@ -95,6 +95,10 @@ def eval_faces(clf: EmotionClassifier, crop: CropOptions) -> dict:
         # The photos are tight crops: pad so the detector sees the whole head, as in a tile.
         pad = img.shape[0] // 2
         padded = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        if roll_deg:  # heads tilted towards the webcam, alternating sides
+            h, w = padded.shape[:2]
+            turn = cv2.getRotationMatrix2D((w / 2, h / 2), roll_deg * (1 if len(y) % 2 else -1), 1.0)
+            padded = cv2.warpAffine(padded, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
         faces = detector.detect(padded)
         if not len(faces):
             missed += 1
@@ -113,12 +117,15 @@ def main() -> int:
     p.add_argument("--model", type=Path, default=REPO / "models" / "emotion.onnx")
     p.add_argument("--out", type=Path, default=REPO / "models")
     p.add_argument("--crop-scale", type=float, default=CropOptions().scale)
+    p.add_argument("--no-align", action="store_true", help="square detector boxes, eyes not levelled")
+    p.add_argument("--roll", type=float, default=0.0, help="tilt the photos by this many degrees (faces only)")
     args = p.parse_args()
     clf = EmotionClassifier(args.model)
     tta = EmotionClassifier(args.model, flip_tta=True)
     report = {"model": args.model.name, **eval_fer(clf, tta, args.out)}
     if (DATA / "faces" / "labels.csv").is_file():
-        report.update(eval_faces(clf, CropOptions(scale=args.crop_scale)))
+        crop = CropOptions(scale=args.crop_scale, align=not args.no_align)
+        report.update(eval_faces(clf, crop, args.roll))
     (args.out / "emotion_eval.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report.items() if k != "confusion"}, indent=2))
     return 0
