@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 
 from fer_overlay.training.augment import AugmentConfig, augment  # noqa: E402
 from fer_overlay.training.data import LABELS  # noqa: E402
+from fer_overlay.training.net import ARCHS, NetSpec, build  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,6 +41,21 @@ def fer_dir(tmp_path: Path) -> Path:
         images[labels == 4, 16:32, 16:32] = 10
         np.savez(tmp_path / f"fer2013_{split}.npz", images=images, labels=labels, classes=np.array(LABELS))
     return tmp_path
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_every_arch_maps_a_face_batch_to_seven_logits(arch: str) -> None:
+    net = build(arch).eval()
+    with torch.no_grad():
+        out = net(torch.zeros(3, 1, 48, 48))
+    assert out.shape == (3, len(LABELS))
+
+
+def test_unknown_arch_and_bad_spec_are_named() -> None:
+    with pytest.raises(ValueError, match="student-huge"):
+        build("student-huge")
+    with pytest.raises(ValueError, match="stem_stride"):
+        NetSpec(widths=(8,), blocks=(1,), stem_stride=3)
 
 
 def test_augment_keeps_shape_and_range_and_strength_zero_only_flips() -> None:
