@@ -96,8 +96,11 @@ def test_moments_follow_the_episodes(store: SessionStore) -> None:
     sid = record_synthetic(store, seconds=600, n_students=12, names=names)
     html = render_report(store, sid)
     info = store.get(sid)
-    quiz = info.clock(480).strftime("%H:%M")
-    assert f"brightened around {quiz} (bookmark “quiz”)" in html
+    # The detected start can be a few seconds off the scripted 480 s, which crosses a
+    # minute boundary when the session started near hh:mm:00: accept the minutes around it.
+    near = {info.clock(t).strftime("%H:%M") for t in range(450, 511)}
+    found = re.search(r"brightened around (\d\d:\d\d) \(bookmark “quiz”\)", html)
+    assert found and found.group(1) in near, (found, near)
     assert "negative stretch" in html and "Sustained negative mood" in html
     assert escape(EVIL) in html and EVIL not in html
 
