@@ -12,7 +12,7 @@ import numpy as np
 
 from . import runtime
 from .errors import InputError, ModelError
-from .models import EMOTION_MODEL, bundled
+from .models import BUNDLED_EMOTION, EMOTION_MODEL_INT8, Precision, bundled, models_dir
 from .types import LABELS, NUM_CLASSES
 
 log = logging.getLogger(__name__)
@@ -87,10 +87,18 @@ def prepare(crops: Sequence[np.ndarray], size: int = SPEC.input_size) -> np.ndar
     return normalise(batch)
 
 
+def pick_precision(precision: Precision, first_provider: str, int8_bundled: bool) -> Precision:
+    """Resolve AUTO: int8 where the session will run on the CPU and the int8 file is there."""
+    if precision is not Precision.AUTO:
+        return precision
+    return Precision.INT8 if first_provider == runtime.CPU and int8_bundled else Precision.FP32
+
+
 class EmotionClassifier:
     """Seven-class facial-expression classifier (FER2013 classes) on onnxruntime.
 
     >>> clf = EmotionClassifier()                     # bundled model, best provider
+    >>> clf.provider, clf.precision                   # e.g. CPU and Precision.INT8 (see Precision)
     >>> probs = clf.predict([face_bgr, face_grey])    # (2, 7) float32, rows sum to 1
     """
 
@@ -100,8 +108,27 @@ class EmotionClassifier:
         providers: Sequence[str] | None = None,
         threads: int | None = None,
         flip_tta: bool = False,
+        precision: Precision | str = Precision.AUTO,
     ) -> None:
-        path = Path(model_path) if model_path is not None else bundled(EMOTION_MODEL)
+        try:
+            wanted = Precision(precision)
+        except ValueError:
+            raise ValueError(
+                f"precision must be one of {[p.value for p in Precision]}, got {precision!r}"
+            ) from None
+        if model_path is not None and wanted is not Precision.AUTO:
+            raise ValueError(
+                f"precision={wanted.value!r} picks a bundled model file; it cannot be combined with "
+                f"model_path={model_path}"
+            )
+        #: The bundled file's precision, or None for a model_path the caller chose.
+        self.precision: Precision | None = None
+        if model_path is not None:
+            path = Path(model_path)
+        else:
+            first = runtime.resolve_providers(providers)[0]
+            self.precision = pick_precision(wanted, first, (models_dir() / EMOTION_MODEL_INT8).is_file())
+            path = bundled(BUNDLED_EMOTION[self.precision])
         self._session, self.info = runtime.create_session(path, providers, threads, name="emotion")
         _check_metadata(self._session, path)
         inputs = self._session.get_inputs()

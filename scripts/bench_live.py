@@ -53,15 +53,18 @@ def main() -> int:
     p.add_argument("--detect-every", type=int, default=3)
     p.add_argument("--provider", action="append", dest="providers")
     p.add_argument("--threads", type=int, default=0, help="inference threads (default: the live app's, cores - 1)")
+    p.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
+                   help="bundled emotion model: auto = int8 on the CPU, fp32 on a GPU")
     args = p.parse_args()
 
     image, _ = make_gallery(GallerySpec(participants=args.participants, size=(1920, 1080), seed=11))
     pipeline = GalleryPipeline.create(
         PipelineOptions(mode=RunningMode.LIVE_STREAM, detect_every=args.detect_every), providers=args.providers,
-        threads=args.threads or live_threads(),
+        threads=args.threads or live_threads(), precision=args.precision,
     )
     print(f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
-          f"{platform.system()}; detector {pipeline.detector.provider}, classifier {pipeline.classifier.provider}")
+          f"{platform.system()}; detector {pipeline.detector.provider}, "
+          f"classifier {pipeline.classifier.info.path.name} on {pipeline.classifier.provider}")
     with start_xvfb(1920, 1080) as server:
         os.environ["DISPLAY"] = server.display
         with show_image(server, image, 0, 0, "gallery"), MonitorSource(1) as source:

@@ -80,13 +80,16 @@ def main() -> int:
     p.add_argument("--detect-every", type=int, default=3)
     p.add_argument("--provider", action="append", dest="providers")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
+                   help="bundled emotion model: auto = int8 on the CPU, fp32 on a GPU")
     args = p.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     options = PipelineOptions(mode=RunningMode.VIDEO, detect_every=args.detect_every)
-    pipeline = GalleryPipeline.create(options, providers=args.providers, threads=args.threads)
+    pipeline = GalleryPipeline.create(options, providers=args.providers, threads=args.threads,
+                                      precision=args.precision)
     print(f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
           f"{platform.system()}; detector on {pipeline.detector.provider}, "
-          f"classifier on {pipeline.classifier.provider}")
+          f"classifier {pipeline.classifier.info.path.name} on {pipeline.classifier.provider}")
     for n in args.participants:
         bench_gallery(pipeline, n, args.frames, size)  # type: ignore[arg-type]
     bench_full_frame(pipeline.detector, size)  # type: ignore[arg-type]

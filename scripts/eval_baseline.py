@@ -338,11 +338,11 @@ class Readings:
 
 
 def read_all(faces_dir: Path, frames: int = 20, change_frames: int = 10, seed: int = 0, threads: int | None = None,
-             limit: int | None = None) -> Readings:
+             limit: int | None = None, precision: str = "auto") -> Readings:
     """Simulate and classify every photo's frames; `limit` keeps only the first photos of each group."""
     t0 = time.perf_counter()
     pipe = PipelineOptions()
-    classifier = EmotionClassifier(threads=threads)
+    classifier = EmotionClassifier(threads=threads, precision=precision)
     detector = CenterFace(threads=threads, options=pipe.detector)
     photos = load_photos(faces_dir)
     students = [p for p in photos if p.emotion is Emotion.NEUTRAL][:limit]
@@ -446,6 +446,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="score with these BaselineOptions.shrink values instead of the default (one table each; "
                         "frames are read once)")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: its own choice)")
+    p.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
+                   help="bundled emotion model: auto = int8 on the CPU, fp32 on a GPU")
     p.add_argument("--limit", type=int, default=None, help="only the first N neutral and 2N expressive photos")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
@@ -467,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    readings = read_all(args.faces, args.frames, args.change_frames, args.seed, args.threads, args.limit)
+    readings = read_all(args.faces, args.frames, args.change_frames, args.seed, args.threads, args.limit,
+                        args.precision)
     reports = []
     for options in variants:
         report = score(readings, app_options(readings, options))

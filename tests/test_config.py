@@ -15,6 +15,7 @@ from fer_overlay.config import (
     write_default,
 )
 from fer_overlay.errors import ConfigError
+from fer_overlay.models import Precision
 from fer_overlay.views import View
 
 
@@ -62,6 +63,7 @@ view = "summary"
 [analysis]
 providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 flip_tta = true
+precision = "FP32"
 [privacy]
 student_feed = "aggregate"
 opt_out = ["Ana B.", "José"]
@@ -75,6 +77,7 @@ bookmark = ""
                                                                            View.SUMMARY)
     assert s.analysis.providers == ("CUDAExecutionProvider", "CPUExecutionProvider")
     assert s.analysis.flip_tta is True
+    assert s.analysis.precision is Precision.FP32
     assert s.privacy.student_feed is StudentFeed.AGGREGATE
     assert s.privacy.opt_out == ("Ana B.", "José")
     assert s.session.data_dir == Path("~/fer-sessions").expanduser()
@@ -101,6 +104,7 @@ bookmark = ""
         ('[analysis]\nproviders = "CUDA"', 'analysis.providers must be a list of onnxruntime provider names'),
         ('[analysis]\nproviders = ["cuda"]', "did you mean CUDAExecutionProvider?"),
         ('[privacy]\nstudent_feed = "agregate"', 'got "agregate" (did you mean aggregate?)'),
+        ('[analysis]\nprecision = "int4"', 'analysis.precision must be one of "auto", "fp32", "int8", got "int4"'),
         ("[privacy]\nopt_out = [1, 2]", "privacy.opt_out must be a list of names, got [1, 2]"),
         ("[privacy]\nanonymus = true", "unknown key privacy.anonymus (did you mean anonymous?)"),
         ("[captur]\nsource = 'monitor:1'", "unknown section [captur] (did you mean capture?)"),
@@ -153,8 +157,8 @@ def test_template_has_every_default_and_loads_back(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert Settings.load(path) == Settings.default()
     for key in ("source", "sink", "fps", "size", "view", "backend", "detect_every", "providers", "flip_tta",
-                "threads", "anonymous", "student_feed", "opt_out", "retention_days", "record_frames", "log",
-                "data_dir", "calibration_minutes", "attention_after_s", "toggle_overlay", "cycle_view",
+                "precision", "threads", "anonymous", "student_feed", "opt_out", "retention_days", "record_frames",
+                "log", "data_dir", "calibration_minutes", "attention_after_s", "toggle_overlay", "cycle_view",
                 "bookmark", "calibrate"):
         assert f"\n{key} = " in text
     assert text.count("\n# ") > 25  # every key and section is explained
@@ -224,3 +228,13 @@ def test_good_hotkeys(combo: str) -> None:
 def test_bad_hotkeys(combo: str) -> None:
     with pytest.raises(ValueError):
         check_hotkey(combo)
+
+
+def test_precision_reaches_the_live_pipeline(tmp_path: Path) -> None:
+    from fer_overlay.app.controller import RunPlan, _default_pipeline
+
+    s = Settings.load(write(tmp_path, '[analysis]\nprecision = "fp32"\n[privacy]\nanonymous = true\n'))
+    plan = RunPlan.from_settings(s)
+    assert plan.precision == "fp32"
+    assert _default_pipeline(plan).classifier.precision is Precision.FP32
+    assert RunPlan.from_settings(Settings.default()).precision == "auto"

@@ -46,6 +46,7 @@ class RunPlan:
     providers: tuple[str, ...] = ()
     threads: int | None = None
     flip_tta: bool = False
+    precision: str = "auto"
     anonymous: bool = False
     aggregate_feed: bool = False  # the shared camera shows class aggregates only
     opt_out: tuple[str, ...] = ()
@@ -66,7 +67,8 @@ class RunPlan:
         return cls(
             source=settings.capture.source, sinks=sinks, view=View(out.view), fps=float(out.fps),
             size=tuple(out.size), detect_every=an.detect_every, detector=an.detector, providers=tuple(an.providers),
-            threads=an.threads or None, flip_tta=an.flip_tta, anonymous=pr.anonymous,
+            threads=an.threads or None, flip_tta=an.flip_tta,
+            precision=str(getattr(an.precision, "value", an.precision)), anonymous=pr.anonymous,
             aggregate_feed=str(getattr(pr.student_feed, "value", pr.student_feed)) == "aggregate",
             opt_out=tuple(pr.opt_out), log_session=se.log,
             db_path=se.db_path,
@@ -308,5 +310,6 @@ def _default_pipeline(plan: RunPlan) -> GalleryPipeline:
     identity = None if plan.anonymous else IdentityOptions(opt_out=plan.opt_out)
     return GalleryPipeline.create(
         options, providers=plan.providers or None, threads=plan.threads or live_threads(), flip_tta=plan.flip_tta,
+        precision=plan.precision,
         identity=identity, baselines=BaselineOptions(calibration_s=plan.calibration_s), detector=plan.detector,
     )

@@ -69,7 +69,8 @@ def check_model(name: str, factory: Callable[[], object]) -> Check:
     requested = info.requested[0] if info else "?"
     status = Status.OK if active == requested else Status.WARN
     note = "" if status is Status.OK else f" (asked for {requested}: its libraries are missing or unusable)"
-    return Check(name, status, f"runs on {active}{note}, loaded in {ms:.0f} ms")
+    file = f"{info.path.name} " if info else ""
+    return Check(name, status, f"{file}runs on {active}{note}, loaded in {ms:.0f} ms")
 
 
 def check_display(seconds: float = 0.5) -> Check:
