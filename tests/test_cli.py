@@ -146,4 +146,5 @@ def test_doctor_reports_builds_and_providers(capsys):
     doctor.run(type("A", (), {"providers": None})(), out=buf)
     text = buf.getvalue()
     assert "onnxruntime build" in text and "CPUExecutionProvider" in text
-    assert any(c.name == "emotion model" and "runs on CPUExecutionProvider" in c.detail for c in checks)
+    emotion = next(c for c in checks if c.name == "emotion model")
+    assert emotion.detail.startswith("emotion_int8.onnx runs on CPUExecutionProvider")  # the file really loaded

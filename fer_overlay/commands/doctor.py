@@ -69,7 +69,7 @@ def check_model(name: str, factory: Callable[[], object]) -> Check:
     requested = info.requested[0] if info else "?"
     status = Status.OK if active == requested else Status.WARN
     note = "" if status is Status.OK else f" (asked for {requested}: its libraries are missing or unusable)"
-    file = f"{info.path.name} " if info else ""
+    file = f"{info.path.name} " if info and info.path.is_file() else ""  # not for models loaded from bytes
     return Check(name, status, f"{file}runs on {active}{note}, loaded in {ms:.0f} ms")
 
 
