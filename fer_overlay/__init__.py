@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .models import Precision
 from .types import CLASSES, LABELS, Emotion, Faces, Frame
 
 __version__ = "0.1.0"
-__all__ = ["CLASSES", "LABELS", "Emotion", "EmotionClassifier", "Faces", "Frame", "__version__"]
+__all__ = ["CLASSES", "LABELS", "Emotion", "EmotionClassifier", "Faces", "Frame", "Precision", "__version__"]
 
 if TYPE_CHECKING:
     from .classify import EmotionClassifier

@@ -49,6 +49,9 @@ def test_precision_choice():
     assert pick_precision(Precision.AUTO, cuda, int8_bundled=True) is Precision.FP32
     assert pick_precision(Precision.AUTO, cpu, int8_bundled=False) is Precision.FP32
     assert pick_precision(Precision.INT8, cuda, int8_bundled=True) is Precision.INT8
+    import fer_overlay
+
+    assert fer_overlay.Precision is Precision  # part of the package-root API
     explicit = EmotionClassifier(threads=1, precision=Precision.FP32)
     assert explicit.precision is Precision.FP32 and explicit.info.path.name == "emotion.onnx"
     assert EmotionClassifier(bundled("emotion.onnx"), threads=1).precision is None  # the caller's own file
