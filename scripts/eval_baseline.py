@@ -48,6 +48,7 @@ from fer_overlay.classify import EmotionClassifier, normalise  # noqa: E402
 from fer_overlay.crops import crop_faces  # noqa: E402
 from fer_overlay.detect import CenterFace  # noqa: E402
 from fer_overlay.layout import Layout, LayoutKind, Tile  # noqa: E402
+from fer_overlay.models import Precision  # noqa: E402
 from fer_overlay.pipeline import PipelineOptions, detect_in_tiles  # noqa: E402
 from fer_overlay.smoothing import SmoothingOptions, decide, readable  # noqa: E402
 from fer_overlay.types import CLASSES, LABELS, NUM_CLASSES, Emotion, Faces  # noqa: E402
@@ -446,7 +447,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="score with these BaselineOptions.shrink values instead of the default (one table each; "
                         "frames are read once)")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: its own choice)")
-    p.add_argument("--precision", choices=["auto", "fp32", "int8"], default="auto",
+    p.add_argument("--precision", choices=[v.value for v in Precision], default="auto",
                    help="bundled emotion model: auto = int8 on the CPU, fp32 on a GPU")
     p.add_argument("--limit", type=int, default=None, help="only the first N neutral and 2N expressive photos")
     p.add_argument("-v", "--verbose", action="store_true")

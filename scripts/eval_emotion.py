@@ -84,15 +84,19 @@ def eval_fer(clf: EmotionClassifier, tta: EmotionClassifier, out: Path) -> dict:
     }
 
 
-def eval_faces(clf: EmotionClassifier, crop: CropOptions, roll_deg: float = 0.0) -> dict:
+def labelled_photos() -> tuple[int, list[tuple[np.ndarray, int]]]:
+    """How many photos labels.csv lists, and the readable ones with their class index."""
     root = DATA / "faces"
-    detector = CenterFace(options=DetectorOptions(score_threshold=0.3))
     rows = list(csv.DictReader((root / "labels.csv").open()))
+    images = [cv2.imread(str(root / "images" / row["image"])) for row in rows]
+    return len(rows), [(img, LABELS.index(row["emotion"])) for img, row in zip(images, rows) if img is not None]
+
+
+def eval_faces(clf: EmotionClassifier, crop: CropOptions, roll_deg: float = 0.0) -> dict:
+    detector = CenterFace(options=DetectorOptions(score_threshold=0.3))
+    listed, photos = labelled_photos()
     y, pred, missed = [], [], 0
-    for row in rows:
-        img = cv2.imread(str(root / "images" / row["image"]))
-        if img is None:
-            continue
+    for img, label in photos:
         # The photos are tight crops: pad so the detector sees the whole head, as in a tile.
         pad = img.shape[0] // 2
         padded = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
@@ -107,21 +111,18 @@ def eval_faces(clf: EmotionClassifier, crop: CropOptions, roll_deg: float = 0.0)
         best = faces[[int(np.argmax(faces.sizes))]]
         grey = crop_faces(padded, best, crop).grey
         pred.append(int(clf.predict_prepared(normalise(grey)).argmax(1)[0]))
-        y.append(LABELS.index(row["emotion"]))
+        y.append(label)
     y_arr, p_arr = np.array(y), np.array(pred)
-    return {"faces_photos": len(rows), "faces_detected": len(y), "faces_accuracy": float((y_arr == p_arr).mean()),
+    return {"faces_photos": listed, "faces_detected": len(y), "faces_accuracy": float((y_arr == p_arr).mean()),
             "faces_per_class": per_class(y_arr, p_arr), "faces_missed": missed}
 
 
 def eval_faces_as_crops(clf: EmotionClassifier) -> dict:
     """The photos handed to ``predict`` as they are: most are already framed like FER2013
     faces, so this measures the classifier alone, without the detector's framing."""
-    root = DATA / "faces"
-    rows = list(csv.DictReader((root / "labels.csv").open()))
-    images = [cv2.imread(str(root / "images" / row["image"])) for row in rows]
-    kept = [(img, LABELS.index(row["emotion"])) for img, row in zip(images, rows) if img is not None]
-    y = np.array([label for _, label in kept])
-    pred = clf.predict([img for img, _ in kept]).argmax(1)
+    _, photos = labelled_photos()
+    y = np.array([label for _, label in photos])
+    pred = clf.predict([img for img, _ in photos]).argmax(1)
     return {"faces_as_crops_accuracy": float((pred == y).mean()), "faces_as_crops_per_class": per_class(y, pred)}
 
 

@@ -21,6 +21,7 @@ from ..engine import EngineOptions, LiveEngine
 from ..errors import FerOverlayError, SinkError
 from ..identity import IdentityOptions
 from ..insight import ClassInsight, InsightOptions
+from ..models import Precision
 from ..mood import ClassMood
 from ..pipeline import Analysis, GalleryPipeline, PipelineOptions, RunningMode
 from ..runtime import live_threads
@@ -46,7 +47,7 @@ class RunPlan:
     providers: tuple[str, ...] = ()
     threads: int | None = None
     flip_tta: bool = False
-    precision: str = "auto"
+    precision: Precision = Precision.AUTO
     anonymous: bool = False
     aggregate_feed: bool = False  # the shared camera shows class aggregates only
     opt_out: tuple[str, ...] = ()
@@ -67,8 +68,7 @@ class RunPlan:
         return cls(
             source=settings.capture.source, sinks=sinks, view=View(out.view), fps=float(out.fps),
             size=tuple(out.size), detect_every=an.detect_every, detector=an.detector, providers=tuple(an.providers),
-            threads=an.threads or None, flip_tta=an.flip_tta,
-            precision=str(getattr(an.precision, "value", an.precision)), anonymous=pr.anonymous,
+            threads=an.threads or None, flip_tta=an.flip_tta, precision=an.precision, anonymous=pr.anonymous,
             aggregate_feed=str(getattr(pr.student_feed, "value", pr.student_feed)) == "aggregate",
             opt_out=tuple(pr.opt_out), log_session=se.log,
             db_path=se.db_path,
