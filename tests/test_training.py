@@ -95,3 +95,40 @@ def test_one_epoch_run_export_and_resume_guard(fer_dir: Path, tmp_path: Path) ->
     assert clf.labels == LABELS and clf.input_size == 48
     faces = [np.full((60, 60), v, np.uint8) for v in (30, 200)]
     assert clf.predict(faces).shape == (2, 7)
+
+
+def test_half_weight_export_halves_the_file_and_still_agrees_with_pytorch(fer_dir: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    ckpt = tmp_path / "random.pt"
+    torch.save({"arch": "student", "model": build("student").state_dict(), "acc": 0.5}, ckpt)
+    export = load_script("export_emotion")
+    full, half = tmp_path / "full" / "emotion.onnx", tmp_path / "half" / "emotion.onnx"
+    assert export.main([str(ckpt), "--out", str(full), "--data-dir", str(fer_dir)]) == 0
+    assert export.main([str(ckpt), "--out", str(half), "--data-dir", str(fer_dir), "--half-weights", "--int8"]) == 0
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+
+    from fer_overlay import EmotionClassifier
+
+    saved = torch.load(half.with_suffix(".pt"), map_location="cpu", weights_only=False)
+    assert all(v.dtype == torch.float16 for v in saved["model"].values() if v.is_floating_point())
+    net = build("student").eval()
+    net.load_state_dict(saved["model"])
+    faces = [np.random.default_rng(i).integers(0, 256, (48, 48), dtype=np.uint8) for i in range(6)]
+    x = (np.stack(faces)[:, None].astype(np.float32) / 255 - 0.5) / 0.25
+    with torch.no_grad():
+        want = torch.softmax(net(torch.from_numpy(x)), -1).numpy()
+    got = EmotionClassifier(model_path=half, providers=["CPUExecutionProvider"]).predict(faces)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    unrounded = EmotionClassifier(model_path=full, providers=["CPUExecutionProvider"]).predict(faces)
+    np.testing.assert_allclose(got, unrounded, atol=1e-2)  # float16 rounding moves little
+    int8 = half.with_name("emotion_int8.onnx")
+    assert EmotionClassifier(model_path=int8, providers=["CPUExecutionProvider"]).predict(faces).shape == (6, 7)
+
+    import onnx
+
+    def meta(path: Path) -> dict[str, str]:
+        return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+    assert meta(int8) == meta(half) and meta(half)["arch"] == "student"
+    with pytest.raises(SystemExit, match="float16-exact"):
+        export.store_half(onnx.load(str(full)))
