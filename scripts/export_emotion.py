@@ -178,10 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.half_weights:
         round_to_half(model)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    export(model, ckpt, args.out, half=args.half_weights)
-    if args.out.stat().st_size > MAX_BYTES:
-        raise SystemExit(f"{args.out} is {args.out.stat().st_size / 1e6:.1f} MB, over the 10 MiB limit; "
-                         "try --half-weights")
+    # Staged beside the target so an oversized export never replaces a working model.
+    staged = args.out.with_name(args.out.stem + ".partial.onnx")
+    export(model, ckpt, staged, half=args.half_weights)
+    if (size := staged.stat().st_size) > MAX_BYTES:
+        staged.unlink()
+        raise SystemExit(f"the exported model is {size / 1e6:.1f} MB, over the 10 MiB limit; try --half-weights")
+    staged.replace(args.out)
     val = load_split(args.data_dir / "fer2013_PublicTest.npz", torch.device("cpu"))
     x = normalise(to_unit(val.images[:512])).numpy()
     # The PyTorch weights ship beside the ONNX file so tests can check the two agree.

@@ -132,3 +132,16 @@ def test_half_weight_export_halves_the_file_and_still_agrees_with_pytorch(fer_di
     assert meta(int8) == meta(half) and meta(half)["arch"] == "student"
     with pytest.raises(SystemExit, match="float16-exact"):
         export.store_half(onnx.load(str(full)))
+
+
+def test_oversized_export_is_refused_and_keeps_the_existing_model(fer_dir: Path, tmp_path: Path) -> None:
+    ckpt = tmp_path / "wide.pt"
+    torch.save({"arch": "student-48", "model": build("student-48").state_dict(), "acc": 0.5}, ckpt)
+    out = tmp_path / "models" / "emotion.onnx"
+    out.parent.mkdir()
+    out.write_bytes(b"the working model")
+    export = load_script("export_emotion")
+    with pytest.raises(SystemExit, match="over the 10 MiB limit; try --half-weights"):
+        export.main([str(ckpt), "--out", str(out), "--data-dir", str(fer_dir)])
+    assert out.read_bytes() == b"the working model"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["emotion.onnx"]
