@@ -49,13 +49,14 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--repeats", type=int, default=50)
     args = p.parse_args()
+    if args.model and args.precision != "auto":
+        p.error("--precision picks a bundled file; leave it out with --model")
     rng = np.random.default_rng(0)
     print(f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
           f"{platform.system()} {platform.release()}")
     for tta in (False, True):
-        precision = "auto" if args.model else args.precision
         clf = EmotionClassifier(args.model, providers=args.providers, threads=args.threads, flip_tta=tta,
-                                precision=precision)
+                                precision=args.precision)
         print(f"model {clf.info.path.name}, provider {clf.provider}, flip TTA {'on' if tta else 'off'}")
         for n in (1, 25, 49):
             med, p95 = measure(clf, crops(n, rng), args.repeats)

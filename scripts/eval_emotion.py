@@ -92,9 +92,9 @@ def labelled_photos() -> tuple[int, list[tuple[np.ndarray, int]]]:
     return len(rows), [(img, LABELS.index(row["emotion"])) for img, row in zip(images, rows) if img is not None]
 
 
-def eval_faces(clf: EmotionClassifier, crop: CropOptions, roll_deg: float = 0.0) -> dict:
+def eval_faces(clf: EmotionClassifier, photos: list[tuple[np.ndarray, int]], crop: CropOptions,
+               roll_deg: float = 0.0) -> dict:
     detector = CenterFace(options=DetectorOptions(score_threshold=0.3))
-    listed, photos = labelled_photos()
     y, pred, missed = [], [], 0
     for img, label in photos:
         # The photos are tight crops: pad so the detector sees the whole head, as in a tile.
@@ -113,14 +113,13 @@ def eval_faces(clf: EmotionClassifier, crop: CropOptions, roll_deg: float = 0.0)
         pred.append(int(clf.predict_prepared(normalise(grey)).argmax(1)[0]))
         y.append(label)
     y_arr, p_arr = np.array(y), np.array(pred)
-    return {"faces_photos": listed, "faces_detected": len(y), "faces_accuracy": float((y_arr == p_arr).mean()),
+    return {"faces_detected": len(y), "faces_accuracy": float((y_arr == p_arr).mean()),
             "faces_per_class": per_class(y_arr, p_arr), "faces_missed": missed}
 
 
-def eval_faces_as_crops(clf: EmotionClassifier) -> dict:
+def eval_faces_as_crops(clf: EmotionClassifier, photos: list[tuple[np.ndarray, int]]) -> dict:
     """The photos handed to ``predict`` as they are: most are already framed like FER2013
     faces, so this measures the classifier alone, without the detector's framing."""
-    _, photos = labelled_photos()
     y = np.array([label for _, label in photos])
     pred = clf.predict([img for img, _ in photos]).argmax(1)
     return {"faces_as_crops_accuracy": float((pred == y).mean()), "faces_as_crops_per_class": per_class(y, pred)}
@@ -139,9 +138,11 @@ def main() -> int:
     report = {"model": args.model.name, **eval_fer(clf, tta, args.out)}
     if (DATA / "faces" / "labels.csv").is_file():
         crop = CropOptions(scale=args.crop_scale, align=not args.no_align)
-        report.update(eval_faces(clf, crop, args.roll))
+        listed, photos = labelled_photos()
+        report["faces_photos"] = listed
+        report.update(eval_faces(clf, photos, crop, args.roll))
         if not args.roll:
-            report.update(eval_faces_as_crops(clf))
+            report.update(eval_faces_as_crops(clf, photos))
     (args.out / "emotion_eval.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report.items() if k != "confusion"}, indent=2))
     return 0

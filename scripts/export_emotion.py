@@ -140,7 +140,8 @@ def add_rest_prior(onnx_path: Path, neutral: np.ndarray) -> None:
     log.info("rest prior (mean output on neutral faces): %s", entry.value)
 
 
-def quantize_int8(fp32: Path, out: Path, calib: np.ndarray) -> None:
+def quantize_int8(fp32: Path, out: Path, calib: np.ndarray, metadata_from: Path | None = None) -> None:
+    """Quantise `fp32` into `out`, carrying the metadata of `metadata_from` (default: `fp32`)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     class Reader(CalibrationDataReader):
@@ -157,7 +158,7 @@ def quantize_int8(fp32: Path, out: Path, calib: np.ndarray) -> None:
         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=softmax,
     )
     proto = onnx.load(str(out))
-    src = onnx.load(str(fp32))
+    src = onnx.load(str(metadata_from or fp32))
     del proto.metadata_props[:]
     proto.metadata_props.extend(src.metadata_props)
     onnx.save(proto, str(out))
@@ -209,11 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 folded = Path(tmp) / "folded.onnx"
                 export(model, ckpt, folded)
-                folded_proto, shipped = onnx.load(str(folded)), onnx.load(str(args.out))
-                del folded_proto.metadata_props[:]
-                folded_proto.metadata_props.extend(shipped.metadata_props)  # rest_prior included
-                onnx.save(folded_proto, str(folded))
-                quantize_int8(folded, int8, calib)
+                quantize_int8(folded, int8, calib, metadata_from=args.out)  # rest_prior included
         else:
             quantize_int8(args.out, int8, calib)
     return 0
