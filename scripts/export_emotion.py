@@ -110,7 +110,6 @@ def export(model: torch.nn.Module, ckpt: dict, out: Path, half: bool = False) ->
     proto.doc_string = "fer_overlay emotion classifier: grey 48x48 face, (x/255-0.5)/0.25 -> softmax over 7 classes"
     onnx.checker.check_model(proto)
     onnx.save(proto, str(out))
-    log.info("wrote %s (%.2f MB)", out, out.stat().st_size / 1e6)
 
 
 def verify(model: torch.nn.Module, onnx_path: Path, x: np.ndarray) -> float:
@@ -179,28 +178,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.half_weights:
         round_to_half(model)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    # Staged beside the target so an oversized export never replaces a working model.
-    staged = args.out.with_name(args.out.stem + ".partial.onnx")
-    export(model, ckpt, staged, half=args.half_weights)
-    if (size := staged.stat().st_size) > MAX_BYTES:
-        staged.unlink()
-        raise SystemExit(f"the exported model is {size / 1e6:.1f} MB, over the 10 MiB limit; try --half-weights")
-    staged.replace(args.out)
     val = load_split(args.data_dir / "fer2013_PublicTest.npz", torch.device("cpu"))
-    x = normalise(to_unit(val.images[:512])).numpy()
+    # Staged beside the target: only a file that passed every check replaces a working model.
+    staged = args.out.with_name(args.out.stem + ".partial.onnx")
+    try:
+        export(model, ckpt, staged, half=args.half_weights)
+        if (size := staged.stat().st_size) > MAX_BYTES:
+            raise SystemExit(f"the exported model is {size / 1e6:.1f} MB, over the 10 MiB limit; try --half-weights")
+        diff = verify(model, staged, normalise(to_unit(val.images[:512])).numpy())
+        if diff > 1e-4:
+            raise SystemExit(f"onnxruntime and PyTorch disagree by {diff:.2e}")
+        neutral = val.images[val.labels == LABELS.index("neutral")]
+        if len(neutral):
+            add_rest_prior(staged, normalise(to_unit(neutral)).numpy())
+        else:
+            logging.warning("no neutral faces in %s: the model gets no rest prior", args.data_dir)
+        staged.replace(args.out)
+        log.info("wrote %s (%.2f MB)", args.out, args.out.stat().st_size / 1e6)
+    finally:
+        staged.unlink(missing_ok=True)
     # The PyTorch weights ship beside the ONNX file so tests can check the two agree.
     state = model.net.state_dict()
     if args.half_weights:  # already float16-exact, so this loses nothing
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     torch.save({"arch": ckpt["arch"], "model": state, "acc": ckpt.get("acc")}, args.out.with_suffix(".pt"))
-    diff = verify(model, args.out, x)
-    if diff > 1e-4:
-        raise SystemExit(f"onnxruntime and PyTorch disagree by {diff:.2e}")
-    neutral = val.images[val.labels == LABELS.index("neutral")]
-    if len(neutral):
-        add_rest_prior(args.out, normalise(to_unit(neutral)).numpy())
-    else:
-        logging.warning("no neutral faces in %s: the model gets no rest prior", args.data_dir)
     if args.int8:
         train = load_split(args.data_dir / "fer2013_Training.npz", torch.device("cpu"))
         pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:1024]

@@ -16,6 +16,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from fer_overlay.classify import normalise  # noqa: E402
 from fer_overlay.training.augment import AugmentConfig, augment  # noqa: E402
 from fer_overlay.training.data import LABELS  # noqa: E402
 from fer_overlay.training.net import ARCHS, NetSpec, build  # noqa: E402
@@ -114,9 +115,8 @@ def test_half_weight_export_halves_the_file_and_still_agrees_with_pytorch(fer_di
     net = build("student").eval()
     net.load_state_dict(saved["model"])
     faces = [np.random.default_rng(i).integers(0, 256, (48, 48), dtype=np.uint8) for i in range(6)]
-    x = (np.stack(faces)[:, None].astype(np.float32) / 255 - 0.5) / 0.25
     with torch.no_grad():
-        want = torch.softmax(net(torch.from_numpy(x)), -1).numpy()
+        want = torch.softmax(net(torch.from_numpy(normalise(np.stack(faces)))), -1).numpy()
     got = EmotionClassifier(model_path=half, providers=["CPUExecutionProvider"]).predict(faces)
     np.testing.assert_allclose(got, want, atol=1e-4)
     unrounded = EmotionClassifier(model_path=full, providers=["CPUExecutionProvider"]).predict(faces)
@@ -142,6 +142,21 @@ def test_oversized_export_is_refused_and_keeps_the_existing_model(fer_dir: Path,
     out.write_bytes(b"the working model")
     export = load_script("export_emotion")
     with pytest.raises(SystemExit, match="over the 10 MiB limit; try --half-weights"):
+        export.main([str(ckpt), "--out", str(out), "--data-dir", str(fer_dir)])
+    assert out.read_bytes() == b"the working model"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["emotion.onnx"]
+
+
+def test_export_that_disagrees_with_pytorch_keeps_the_existing_model(
+        fer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ckpt = tmp_path / "small.pt"
+    torch.save({"arch": "student", "model": build("student").state_dict(), "acc": 0.5}, ckpt)
+    out = tmp_path / "models" / "emotion.onnx"
+    out.parent.mkdir()
+    out.write_bytes(b"the working model")
+    export = load_script("export_emotion")
+    monkeypatch.setattr(export, "verify", lambda *_: 0.5)  # as if the graph were exported wrongly
+    with pytest.raises(SystemExit, match="disagree by 5.00e-01"):
         export.main([str(ckpt), "--out", str(out), "--data-dir", str(fer_dir)])
     assert out.read_bytes() == b"the working model"
     assert sorted(p.name for p in out.parent.iterdir()) == ["emotion.onnx"]
