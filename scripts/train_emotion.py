@@ -136,10 +136,15 @@ def train(args: argparse.Namespace) -> dict:
     model = build(args.arch).to(device).to(memory_format=torch.channels_last)
     if args.init:
         init = torch.load(args.init, map_location=device, weights_only=False)
-        if init.get("arch", args.arch) != args.arch:
-            raise SystemExit(f"--init {args.init} is a {init.get('arch')} model, not --arch {args.arch}")
-        model.load_state_dict(init["model"])
-        log.info("initialised from %s (PublicTest %.4f)", args.init, init.get("acc", float("nan")))
+        # Archs that differ only in strides share weight shapes (student -> student-s1),
+        # so the weights decide, not the arch name.
+        try:
+            model.load_state_dict(init["model"])
+        except RuntimeError as e:
+            raise SystemExit(f"--init {args.init} ({init.get('arch')}) does not fit --arch {args.arch}: {e}") from None
+        log.info(
+            "initialised from %s (%s, PublicTest %.4f)", args.init, init.get("arch"), init.get("acc", float("nan"))
+        )
     ema = Ema(model, args.ema_decay)
     steps_per_epoch = math.ceil(len(train_split) / args.batch_size)
     decay, no_decay = [], []

@@ -59,6 +59,20 @@ def test_unknown_arch_and_bad_spec_are_named() -> None:
         NetSpec(widths=(8,), blocks=(1,), stem_stride=3)
 
 
+def test_init_carries_weights_to_an_arch_of_the_same_shapes_and_names_a_misfit(
+    fer_dir: Path, tmp_path: Path
+) -> None:
+    train = load_script("train_emotion")
+    common = ["--data-dir", str(fer_dir), "--epochs", "1", "--batch-size", "32", "--threads", "1", "--limit", "64"]
+    train.train(train.parse_args([*common, "--out", str(tmp_path / "a")]))
+    init = ["--init", str(tmp_path / "a" / "best.pt")]
+    train.train(train.parse_args([*common, *init, "--out", str(tmp_path / "b"), "--arch", "student-s1"]))
+    tuned = torch.load(tmp_path / "b" / "best.pt", weights_only=False)
+    assert tuned["arch"] == "student-s1"
+    with pytest.raises(SystemExit, match="does not fit --arch teacher"):
+        train.train(train.parse_args([*common, *init, "--out", str(tmp_path / "c"), "--arch", "teacher"]))
+
+
 def test_augment_keeps_shape_and_range_and_strength_zero_only_flips() -> None:
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(16, 1, 48, 48)
