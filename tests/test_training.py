@@ -66,9 +66,14 @@ def test_init_carries_weights_to_an_arch_of_the_same_shapes_and_names_a_misfit(
     common = ["--data-dir", str(fer_dir), "--epochs", "1", "--batch-size", "32", "--threads", "1", "--limit", "64"]
     train.train(train.parse_args([*common, "--out", str(tmp_path / "a")]))
     init = ["--init", str(tmp_path / "a" / "best.pt")]
-    train.train(train.parse_args([*common, *init, "--out", str(tmp_path / "b"), "--arch", "student-s1"]))
+    # A learning rate of ~0 leaves the carried weights in place, so they can be compared.
+    tiny_lr = ["--lr", "1e-9"]
+    train.train(train.parse_args([*common, *init, *tiny_lr, "--out", str(tmp_path / "b"), "--arch", "student-s1"]))
+    start = torch.load(tmp_path / "a" / "best.pt", weights_only=False)
     tuned = torch.load(tmp_path / "b" / "best.pt", weights_only=False)
     assert tuned["arch"] == "student-s1"
+    for key in ("features.0.weight", "features.3.weight", "head.3.weight"):
+        assert torch.allclose(tuned["model"][key], start["model"][key], atol=1e-6), key
     with pytest.raises(SystemExit, match="does not fit --arch teacher"):
         train.train(train.parse_args([*common, *init, "--out", str(tmp_path / "c"), "--arch", "teacher"]))
 
