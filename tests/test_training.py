@@ -153,12 +153,18 @@ def test_half_weight_export_halves_the_file_and_still_agrees_with_pytorch(fer_di
         export.store_half(onnx.load(str(full)))
 
 
-def test_oversized_export_is_refused_and_keeps_the_existing_model(fer_dir: Path, tmp_path: Path) -> None:
-    ckpt = tmp_path / "wide.pt"
-    torch.save({"arch": "student-48", "model": build("student-48").state_dict(), "acc": 0.5}, ckpt)
+def untrained_checkpoint_and_working_model(tmp_path: Path, arch: str) -> tuple[Path, Path]:
+    """A checkpoint of `arch` to export, and a models/emotion.onnx that must survive a failed export."""
+    ckpt = tmp_path / f"{arch}.pt"
+    torch.save({"arch": arch, "model": build(arch).state_dict(), "acc": 0.5}, ckpt)
     out = tmp_path / "models" / "emotion.onnx"
     out.parent.mkdir()
     out.write_bytes(b"the working model")
+    return ckpt, out
+
+
+def test_oversized_export_is_refused_and_keeps_the_existing_model(fer_dir: Path, tmp_path: Path) -> None:
+    ckpt, out = untrained_checkpoint_and_working_model(tmp_path, "student-48")
     export = load_script("export_emotion")
     with pytest.raises(SystemExit, match="over the 10 MiB limit; try --half-weights"):
         export.main([str(ckpt), "--out", str(out), "--data-dir", str(fer_dir)])
@@ -168,11 +174,7 @@ def test_oversized_export_is_refused_and_keeps_the_existing_model(fer_dir: Path,
 
 def test_export_that_disagrees_with_pytorch_keeps_the_existing_model(
         fer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ckpt = tmp_path / "small.pt"
-    torch.save({"arch": "student", "model": build("student").state_dict(), "acc": 0.5}, ckpt)
-    out = tmp_path / "models" / "emotion.onnx"
-    out.parent.mkdir()
-    out.write_bytes(b"the working model")
+    ckpt, out = untrained_checkpoint_and_working_model(tmp_path, "student")
     export = load_script("export_emotion")
     monkeypatch.setattr(export, "verify", lambda *_: 0.5)  # as if the graph were exported wrongly
     with pytest.raises(SystemExit, match="disagree by 5.00e-01"):
