@@ -17,7 +17,6 @@ import argparse
 import copy
 import json
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -57,6 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights (best.pt), e.g. to fine-tune")
     p.add_argument("--aug-strength", type=float, default=1.0, help="scale the augmentation (0.5 = milder)")
     p.add_argument("--pct-start", type=float, default=0.15, help="share of the schedule spent warming up")
+    p.add_argument(
+        "--compile", action="store_true",
+        help="torch.compile the training step's networks (fuses batch norm and activations: about 20%% faster"
+        " on the 2-core CPU after a one-minute compile; the last partial batch of each epoch is dropped)",
+    )
     args = p.parse_args(argv)
     for name in ("epochs", "batch_size"):
         if getattr(args, name) <= 0:
@@ -146,7 +150,9 @@ def train(args: argparse.Namespace) -> dict:
             "initialised from %s (%s, PublicTest %.4f)", args.init, init.get("arch"), init.get("acc", float("nan"))
         )
     ema = Ema(model, args.ema_decay)
-    steps_per_epoch = math.ceil(len(train_split) / args.batch_size)
+    # --compile drops the last partial batch, so the schedule counts only full ones.
+    full, rest = divmod(len(train_split), args.batch_size)
+    steps_per_epoch = full + (1 if rest and not args.compile else 0)
     decay, no_decay = [], []
     for p in model.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
@@ -158,6 +164,11 @@ def train(args: argparse.Namespace) -> dict:
         opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch, pct_start=args.pct_start
     )
     teachers = load_teachers(args.teacher, device)
+    # The compiled wrappers share the modules' parameters: checkpoints, EMA and evaluation
+    # keep using the plain modules. One batch shape means one compilation.
+    step_model = torch.compile(model) if args.compile else model
+    step_teachers = [torch.compile(t) for t in teachers] if args.compile else teachers
+    min_batch = args.batch_size if args.compile else 2
     gen = torch.Generator(device=device).manual_seed(args.seed)
     aug_cfg = AugmentConfig().scaled(args.aug_strength)
     start_epoch, best_acc = 0, 0.0
@@ -187,18 +198,18 @@ def train(args: argparse.Namespace) -> dict:
         loss_sum, correct, seen = 0.0, 0, 0
         for i in range(0, len(order), args.batch_size):
             idx = order[i : i + args.batch_size]
-            if idx.numel() < 2:
+            if idx.numel() < min_batch:
                 continue
             y = train_split.labels[idx]
             x = augment(to_unit(train_split.images[idx]), aug_cfg, gen)
             x = normalise(x).contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16):
-                logits = model(x)
+                logits = step_model(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=args.label_smoothing)
                 if teachers:
                     with torch.no_grad():
                         t = args.kd_temperature
-                        soft = torch.stack([tm(x).float().div(t).softmax(-1) for tm in teachers]).mean(0)
+                        soft = torch.stack([tm(x).float().div(t).softmax(-1) for tm in step_teachers]).mean(0)
                     kd = F.kl_div(F.log_softmax(logits.float() / t, -1), soft, reduction="batchmean") * t * t
                     loss = (1 - args.kd_alpha) * loss + args.kd_alpha * kd
             opt.zero_grad(set_to_none=True)
