@@ -42,9 +42,9 @@ ARCHS: dict[str, NetSpec] = {
     # a trained student. 24-26 ms for 49 faces as int8 on the 2-core CPU; trained once,
     # it ended below the student (models/README.md).
     "student-s1": NetSpec(widths=(32, 64, 128, 256), blocks=(1, 2, 2, 1), stem_stride=1),
-    # ~206M MACs: student-s1 with one block fewer at 24x24, trained from scratch at full
-    # resolution (not from a stride-2 student's weights) so a 49-face int8 batch keeps
-    # headroom under 25 ms.
+    # ~206M MACs: student-s1 with one block fewer at 24x24, for training from scratch at
+    # full resolution; as int8, 2.2x the student's latency. Trained once, below the
+    # student (models/README.md).
     "student-s1b": NetSpec(widths=(32, 64, 128, 256), blocks=(1, 1, 2, 1), stem_stride=1),
     # ~0.33G MACs: a teacher for distillation; too slow to ship for 49 faces on a laptop.
     "teacher": NetSpec(widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2), dropout=0.4),
