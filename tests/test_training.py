@@ -117,6 +117,25 @@ def test_one_epoch_run_export_and_resume_guard(fer_dir: Path, tmp_path: Path) ->
     assert clf.predict(faces).shape == (2, 7)
 
 
+@pytest.mark.slow
+def test_compiled_run_drops_the_partial_batch_keeps_the_schedule_and_saves_plain_weights(
+    fer_dir: Path, tmp_path: Path
+) -> None:
+    train = load_script("train_emotion")
+    out = tmp_path / "run"
+    # 192 faces in batches of 50: three full batches and a partial one of 42 that is dropped.
+    # A schedule counting the dropped batch never finishes its cycle; one counting too few
+    # makes OneCycleLR refuse the extra step.
+    args = ["--data-dir", str(fer_dir), "--out", str(out), "--epochs", "2", "--batch-size", "50", "--threads", "1"]
+    train.train(train.parse_args([*args, "--compile"]))
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    ckpt = torch.load(out / "last.pt", weights_only=False)
+    assert ckpt["sched"]["_step_count"] - 1 == ckpt["sched"]["total_steps"] == 6
+    # Checkpoints hold the plain module's weights (no torch.compile prefix), so they load as usual.
+    build("student").load_state_dict(torch.load(out / "best.pt", weights_only=False)["model"])
+
+
 def test_half_weight_export_halves_the_file_and_still_agrees_with_pytorch(fer_dir: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     ckpt = tmp_path / "random.pt"
