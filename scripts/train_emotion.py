@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pct-start", type=float, default=0.15, help="share of the schedule spent warming up")
     p.add_argument(
         "--compile", action="store_true",
-        help="torch.compile the training step's networks (fuses batch norm and activations: about 20%% faster"
+        help="torch.compile the training step's networks (fuses batch norm and activations: 10-25%% faster"
         " on the 2-core CPU after a one-minute compile; the last partial batch of each epoch is dropped)",
     )
     args = p.parse_args(argv)
@@ -150,9 +150,12 @@ def train(args: argparse.Namespace) -> dict:
             "initialised from %s (%s, PublicTest %.4f)", args.init, init.get("arch"), init.get("acc", float("nan"))
         )
     ema = Ema(model, args.ema_decay)
-    # --compile drops the last partial batch, so the schedule counts only full ones.
-    full, rest = divmod(len(train_split), args.batch_size)
-    steps_per_epoch = full + (1 if rest and not args.compile else 0)
+    # One list of batch starts drives both the loop and the schedule, so they cannot
+    # disagree. A batch of one breaks batch norm; --compile keeps one batch shape (one
+    # compilation) by also dropping the last partial batch.
+    min_batch = args.batch_size if args.compile else 2
+    starts = [i for i in range(0, len(train_split), args.batch_size) if len(train_split) - i >= min_batch]
+    steps_per_epoch = len(starts)
     decay, no_decay = [], []
     for p in model.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
@@ -168,7 +171,6 @@ def train(args: argparse.Namespace) -> dict:
     # keep using the plain modules. One batch shape means one compilation.
     step_model = torch.compile(model) if args.compile else model
     step_teachers = [torch.compile(t) for t in teachers] if args.compile else teachers
-    min_batch = args.batch_size if args.compile else 2
     gen = torch.Generator(device=device).manual_seed(args.seed)
     aug_cfg = AugmentConfig().scaled(args.aug_strength)
     start_epoch, best_acc = 0, 0.0
@@ -196,10 +198,8 @@ def train(args: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         order = torch.randperm(len(train_split), generator=gen, device=device)
         loss_sum, correct, seen = 0.0, 0, 0
-        for i in range(0, len(order), args.batch_size):
+        for i in starts:
             idx = order[i : i + args.batch_size]
-            if idx.numel() < min_batch:
-                continue
             y = train_split.labels[idx]
             x = augment(to_unit(train_split.images[idx]), aug_cfg, gen)
             x = normalise(x).contiguous(memory_format=torch.channels_last)
