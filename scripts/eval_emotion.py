@@ -13,7 +13,6 @@ crops (the classifier alone). Writes OUT/emotion_eval.json and OUT/confusion.png
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -26,8 +25,8 @@ sys.path.insert(0, str(REPO))
 
 from fer_overlay import EmotionClassifier  # noqa: E402
 from fer_overlay.classify import normalise  # noqa: E402
-from fer_overlay.crops import CropOptions, crop_faces  # noqa: E402
-from fer_overlay.detect import CenterFace, DetectorOptions  # noqa: E402
+from fer_overlay.crops import CropOptions  # noqa: E402
+from fer_overlay.photos import frame_photo, photo_detector, read_labelled  # noqa: E402
 from fer_overlay.types import LABELS  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
@@ -86,31 +85,21 @@ def eval_fer(clf: EmotionClassifier, tta: EmotionClassifier, out: Path) -> dict:
 
 def labelled_photos() -> tuple[int, list[tuple[np.ndarray, int]]]:
     """How many photos labels.csv lists, and the readable ones with their class index."""
-    root = DATA / "faces"
-    rows = list(csv.DictReader((root / "labels.csv").open()))
-    images = [cv2.imread(str(root / "images" / row["image"])) for row in rows]
-    return len(rows), [(img, LABELS.index(row["emotion"])) for img, row in zip(images, rows) if img is not None]
+    listed, photos = read_labelled(DATA / "faces")
+    return listed, [(img, label) for _, img, label in photos]
 
 
 def eval_faces(clf: EmotionClassifier, photos: list[tuple[np.ndarray, int]], crop: CropOptions,
                roll_deg: float = 0.0) -> dict:
-    detector = CenterFace(options=DetectorOptions(score_threshold=0.3))
+    detector = photo_detector()
     y, pred, missed = [], [], 0
     for img, label in photos:
-        # The photos are tight crops: pad so the detector sees the whole head, as in a tile.
-        pad = img.shape[0] // 2
-        padded = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        if roll_deg:  # heads tilted towards the webcam, alternating sides
-            h, w = padded.shape[:2]
-            turn = cv2.getRotationMatrix2D((w / 2, h / 2), roll_deg * (1 if len(y) % 2 else -1), 1.0)
-            padded = cv2.warpAffine(padded, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
-        faces = detector.detect(padded)
-        if not len(faces):
+        # Heads tilted towards the webcam, alternating sides.
+        grey = frame_photo(detector, img, crop, roll_deg * (1 if len(y) % 2 else -1))
+        if grey is None:
             missed += 1
             continue
-        best = faces[[int(np.argmax(faces.sizes))]]
-        grey = crop_faces(padded, best, crop).grey
-        pred.append(int(clf.predict_prepared(normalise(grey)).argmax(1)[0]))
+        pred.append(int(clf.predict_prepared(normalise(grey[None])).argmax(1)[0]))
         y.append(label)
     y_arr, p_arr = np.array(y), np.array(pred)
     return {"faces_detected": len(y), "faces_accuracy": float((y_arr == p_arr).mean()),

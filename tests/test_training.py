@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 from fer_overlay.classify import normalise  # noqa: E402
 from fer_overlay.training.augment import AugmentConfig, augment  # noqa: E402
-from fer_overlay.training.data import LABELS  # noqa: E402
+from fer_overlay.training.data import FERPLUS_COLUMNS, LABELS  # noqa: E402
 from fer_overlay.training.net import ARCHS, NetSpec, build  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +40,12 @@ def fer_dir(tmp_path: Path) -> Path:
         images = rng.integers(60, 120, (n, 48, 48)).astype(np.uint8)
         images[labels == 3, 16:32, 16:32] = 230
         images[labels == 4, 16:32, 16:32] = 10
-        np.savez(tmp_path / f"fer2013_{split}.npz", images=images, labels=labels, classes=np.array(LABELS))
+        # FER+ votes agree with the label (happiness / sadness columns), one face is "not a face".
+        votes = np.zeros((n, len(FERPLUS_COLUMNS)), np.int64)
+        votes[np.arange(n), np.where(labels == 3, 1, 3)] = 10
+        votes[0] = [0] * 9 + [10]
+        np.savez(tmp_path / f"fer2013_{split}.npz", images=images, labels=labels, classes=np.array(LABELS),
+                 ferplus_votes=votes, ferplus_columns=np.array(FERPLUS_COLUMNS))
     return tmp_path
 
 
@@ -200,3 +205,26 @@ def test_export_that_disagrees_with_pytorch_keeps_the_existing_model(
         export.main([str(ckpt), "--out", str(out), "--data-dir", str(fer_dir)])
     assert out.read_bytes() == b"the working model"
     assert sorted(p.name for p in out.parent.iterdir()) == ["emotion.onnx"]
+
+
+def test_a_run_stopped_and_resumed_equals_the_same_run_in_one_go(fer_dir: Path, tmp_path: Path) -> None:
+    """Every random stream (shuffle, augmentation, mixup, extra draws, dropout) is in last.pt."""
+    train = load_script("train_emotion")
+    extra = tmp_path / "extra.npz"
+    rng = np.random.default_rng(1)
+    np.savez(extra, images=rng.integers(0, 256, (40, 48, 48)).astype(np.uint8), labels=np.full(40, 6))
+    common = ["--data-dir", str(fer_dir), "--epochs", "3", "--batch-size", "32", "--threads", "1",
+              "--soft-labels", "0.5", "--mixup", "0.4", "--extra", str(extra), "--extra-per-epoch", "16"]
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    train.train(train.parse_args([*common, "--out", str(whole)]))
+    stopped = train.train(train.parse_args([*common, "--out", str(split), "--stop-after", "1"]))
+    assert stopped["stopped_after"] == 1
+    train.train(train.parse_args([*common, "--out", str(split), "--resume"]))
+    a = torch.load(whole / "last.pt", weights_only=False)
+    b = torch.load(split / "last.pt", weights_only=False)
+    for key in ("model", "ema"):
+        for name, value in a[key].items():
+            assert torch.allclose(value.float(), b[key][name].float(), atol=1e-6), (key, name)
+    rows = [json.loads(line) for line in (split / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert all(0 <= r["val_ferplus_acc"] <= 1 for r in rows)
