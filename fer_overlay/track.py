@@ -3,7 +3,7 @@
 `update(faces, period=k)` on frames where the detector ran (every k-th frame);
 `update(None)` in between returns the tracks where they were last seen, which suits
 gallery tiles: heads move a few pixels, tiles do not move until the app reorders them.
-Association is IoU with optimal assignment, restricted to the same gallery tile.
+Association is IoU with optimal assignment.
 """
 
 from __future__ import annotations
@@ -86,25 +86,55 @@ class Tracker:
         matched_dets: set[int] = set()
         if tracks and len(faces):
             boxes = np.concatenate([t.faces.xyxy for t in tracks])
+            # Overlap alone decides, not the tile index: indices change when a gallery scrolls
+            # or its layout is re-read, while the face stays where it was. Who a face *is*
+            # after a reorder is the name's job (identity.py), not the tracker's.
             iou = iou_matrix(boxes, faces.xyxy)
-            tiles = np.array([t.faces.tile[0] for t in tracks])
-            # Faces never move between tiles on their own: a reorder is a new track.
-            iou[tiles[:, None] != faces.tile[None, :]] = 0.0
             rows, cols = linear_sum_assignment(-iou)
             for r, c in zip(rows, cols):
                 if iou[r, c] < self.options.iou_threshold:
                     continue
                 t = tracks[r]
-                a = self.options.smoothing
-                box = a * faces.xyxy[c] + (1 - a) * t.faces.xyxy[0]
-                t.faces = faces[[c]].with_(xyxy=box[None])
-                t.hits += 1
-                t.missed = 0
+                self._match(t, faces, int(c))
                 matched_dets.add(int(c))
+        self._match_within_tiles(faces, matched_dets)
         for c in range(len(faces)):
             if c not in matched_dets:
                 tracks.append(_Track(self._next_id, faces[[c]]))
                 self._next_id += 1
+
+    def _match(self, t: _Track, faces: Faces, c: int) -> None:
+        a = self.options.smoothing
+        box = a * faces.xyxy[c] + (1 - a) * t.faces.xyxy[0]
+        t.faces = faces[[c]].with_(xyxy=box[None])
+        t.hits += 1
+        t.missed = 0
+
+    def _match_within_tiles(self, faces: Faces, matched: set[int]) -> None:
+        """Second chance for a face that moved too far for IoU but stayed in its tile.
+
+        A gallery that scrolls, or a tile read at its old place for a frame, moves a face
+        by a third of its size between detections. A track left unmatched in this round
+        takes the nearest unmatched face of the same tile within one face size, which
+        keeps one id instead of a ghost beside a new one.
+        """
+        fresh = {t.id for t in self._tracks if t.missed == 0}
+        for c in range(len(faces)):
+            if c in matched or faces.tile[c] < 0:
+                continue
+            centre = faces.centers[c]
+            best, best_d = None, np.inf
+            for t in self._tracks:
+                if t.id in fresh or t.faces.tile[0] != faces.tile[c]:
+                    continue
+                size = float(t.faces.sizes[0])
+                d = float(np.hypot(*(t.faces.centers[0] - centre)))
+                if d <= size and d < best_d:
+                    best, best_d = t, d
+            if best is not None:
+                self._match(best, faces, c)
+                fresh.add(best.id)
+                matched.add(c)
 
     def _report(self) -> Faces:
         live = [t for t in self._tracks if t.hits >= self.options.min_hits]

@@ -6,7 +6,7 @@
 Every photo labelled neutral in the labelled face set plays one student. A short "video"
 of that student is simulated by jittering the photo (shift, scale, roll, brightness,
 sensor noise), and each frame goes through the live path: the frame is a gallery tile,
-CenterFace finds the face (`detect_in_tiles`), the crop is aligned (`crop_faces`) and
+CenterFace finds the face (`face_search.detect_in_tiles`), the crop is aligned (`crop_faces`) and
 the bundled EmotionClassifier reads it. The first frames are the calibration window fed
 to `Baselines.update` under the student's key; later frames of the same photo measure
 how often the decided emotion is negative (angry, disgust, fear, sad), raw and
@@ -47,9 +47,10 @@ from fer_overlay.baseline import BaselineOptions, Baselines  # noqa: E402
 from fer_overlay.classify import EmotionClassifier, normalise  # noqa: E402
 from fer_overlay.crops import crop_faces  # noqa: E402
 from fer_overlay.detect import CenterFace  # noqa: E402
+from fer_overlay.face_search import detect_in_tiles  # noqa: E402
 from fer_overlay.layout import Layout, LayoutKind, Tile  # noqa: E402
 from fer_overlay.models import Precision  # noqa: E402
-from fer_overlay.pipeline import PipelineOptions, detect_in_tiles  # noqa: E402
+from fer_overlay.pipeline import PipelineOptions  # noqa: E402
 from fer_overlay.smoothing import SmoothingOptions, decide, readable  # noqa: E402
 from fer_overlay.types import CLASSES, LABELS, NUM_CLASSES, Emotion, Faces  # noqa: E402
 
@@ -184,7 +185,7 @@ class FrameReader:
         for start in range(0, len(frames), GALLERY_COLS * GALLERY_COLS):
             chunk = frames[start : start + GALLERY_COLS * GALLERY_COLS]
             image, layout = gallery(chunk)
-            faces = detect_in_tiles(self.detector, image, layout, opts.tile_input_height, opts.min_face_fraction)
+            faces = detect_in_tiles(self.detector, image, layout.tiles, opts.search)
             best = _largest_per_tile(faces)
             if not len(best):
                 continue

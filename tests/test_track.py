@@ -57,11 +57,13 @@ def test_new_face_gets_new_id_and_ids_are_not_reused():
     assert len(set(out.track_id.tolist())) == 2
 
 
-def test_faces_do_not_jump_tiles():
+def test_a_face_keeps_its_track_when_its_tile_is_renumbered():
+    # Tile indices change when a gallery scrolls or its grid is re-read; the face has not
+    # moved, so it is the same track (with the new tile index). Reorders are the names' job.
     tr = Tracker()
     a = tr.update(boxes((0, 0), tiles=[0]))
-    b = tr.update(boxes((2, 0), tiles=[1]))  # same place, other tile = a reordered gallery
-    assert b.track_id[-1] != a.track_id[0]
+    b = tr.update(boxes((2, 0), tiles=[1]))
+    assert b.track_id.tolist() == [a.track_id[0]] and b.tile.tolist() == [1]
 
 
 def test_constructor_rejects_bad_values_by_name():
@@ -69,3 +71,18 @@ def test_constructor_rejects_bad_values_by_name():
         TrackerOptions(iou_threshold=1.5)
     with pytest.raises(ValueError, match="period"):
         Tracker().update(None, period=0)
+
+
+def test_a_face_that_moved_too_far_for_iou_within_its_tile_keeps_its_track():
+    tr = Tracker()
+    a = tr.update(boxes((0, 0), tiles=[0]))
+    # Moved by 60% of its size: IoU is below the threshold, but it is the only face of its tile.
+    b = tr.update(boxes((0, 24), tiles=[0]))
+    assert b.track_id.tolist() == [a.track_id[0]]
+    # Farther than one face size, or in another tile, it is someone else.
+    c = tr.update(boxes((0, 80), tiles=[0]))
+    assert c.track_id[-1] != a.track_id[0]
+    other = Tracker()
+    e = other.update(boxes((0, 0), tiles=[0]))
+    f = other.update(boxes((0, 24), tiles=[1]))
+    assert f.track_id[-1] != e.track_id[0]
