@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,8 +12,17 @@ import cv2
 import numpy as np
 
 from . import runtime
+from .cpu import CpuFeatures, probe
 from .errors import InputError, ModelError
-from .models import BUNDLED_EMOTION, EMOTION_MODEL_INT8, Precision, bundled, models_dir
+from .models import (
+    BUNDLED_EMOTION,
+    EMOTION_MODEL_INT8,
+    INT8_REDUCE_RANGE_KEY,
+    Precision,
+    bundled,
+    models_dir,
+    onnx_metadata,
+)
 from .types import LABELS, NUM_CLASSES
 
 log = logging.getLogger(__name__)
@@ -87,11 +97,71 @@ def prepare(crops: Sequence[np.ndarray], size: int = SPEC.input_size) -> np.ndar
     return normalise(batch)
 
 
-def pick_precision(precision: Precision, first_provider: str, int8_bundled: bool) -> Precision:
-    """Resolve AUTO: int8 where the session will run on the CPU and the int8 file is there."""
-    if precision is not Precision.AUTO:
-        return precision
-    return Precision.INT8 if first_provider == runtime.CPU and int8_bundled else Precision.FP32
+@dataclass(frozen=True)
+class PrecisionChoice:
+    """Which bundled emotion file runs and why: logged once, shown by `fer-overlay doctor`."""
+
+    precision: Precision
+    reason: str
+
+    @property
+    def file(self) -> str:
+        return BUNDLED_EMOTION[self.precision]
+
+    def describe(self) -> str:
+        return f"{self.precision.value} ({self.file}) — {self.reason}"
+
+
+def int8_reduce_range(path: Path) -> bool:
+    """Whether the exporter marked this int8 file as 7-bit weights (right without VNNI)."""
+    try:
+        return onnx_metadata(path).get(INT8_REDUCE_RANGE_KEY) == "1"
+    except ModelError as exc:
+        log.warning("%s; treating it as not reduce-range", exc)
+        return False
+
+
+def pick_precision(
+    precision: Precision, first_provider: str, int8_file: Path | None, cpu: CpuFeatures | None = None,
+) -> PrecisionChoice:
+    """Resolve AUTO: int8 only where it is known to match fp32, fp32 everywhere else.
+
+    `int8_file` is the bundled int8 file, None where it is not installed; `cpu` defaults to
+    this machine (:func:`fer_overlay.cpu.probe`). On the CPU provider int8 runs where the CPU
+    has VNNI/AMX (exact int32 dot products) or where the file is reduce-range (7-bit weights,
+    which the int16 pair sums of the AVX2/AVX-512 kernels cannot overflow). A file without
+    the mark on an x86 CPU without VNNI would saturate there (2.3-2.5 points below fp32 on
+    PublicTest), so it falls back to fp32; on other CPUs such a file was never measured.
+    """
+    cpu = cpu or probe()
+    if precision is Precision.FP32:
+        return PrecisionChoice(precision, "asked for fp32")
+    if precision is Precision.INT8:
+        if first_provider == runtime.CPU and int8_file is not None and cpu.is_x86 and cpu.vnni is None \
+                and not int8_reduce_range(int8_file):
+            return PrecisionChoice(precision, "asked for int8, although the CPU has no VNNI and the int8 file is "
+                                              "not reduce-range: expect lower accuracy than fp32")
+        return PrecisionChoice(precision, "asked for int8")
+    if first_provider != runtime.CPU:
+        return PrecisionChoice(Precision.FP32, f"runs on {first_provider}; int8 is for the CPU provider")
+    if int8_file is None:
+        return PrecisionChoice(Precision.FP32, f"{EMOTION_MODEL_INT8} is not installed")
+    if cpu.vnni is not None:
+        return PrecisionChoice(Precision.INT8, f"CPU has {cpu.vnni}")
+    no_vnni = "CPU has no VNNI" if cpu.is_x86 else f"{cpu.arch} CPU"
+    if int8_reduce_range(int8_file):
+        return PrecisionChoice(Precision.INT8, f"{no_vnni}; the int8 file is reduce-range (7-bit weights "
+                                               "cannot saturate)")
+    why = "it would saturate there" if cpu.is_x86 else "it is only known right on x86 with VNNI"
+    return PrecisionChoice(Precision.FP32, f"{no_vnni} and the int8 file is not reduce-range ({why})")
+
+
+@functools.cache
+def _log_once(choice: PrecisionChoice) -> None:
+    """Every classifier in a process makes the same choice; the log says it once."""
+    level = logging.WARNING if "expect lower accuracy" in choice.reason else logging.INFO
+    log.log(level, "emotion model: %s", choice.describe())
+    log.debug("CPU: %s", probe().describe())
 
 
 class EmotionClassifier:
@@ -99,6 +169,7 @@ class EmotionClassifier:
 
     >>> clf = EmotionClassifier()                     # bundled model, best provider
     >>> clf.provider, clf.precision                   # e.g. CPU and Precision.INT8 (see Precision)
+    >>> clf.precision_choice.describe()               # "int8 (emotion_int8.onnx) — CPU has AVX512-VNNI"
     >>> probs = clf.predict([face_bgr, face_grey])    # (2, 7) float32, rows sum to 1
     """
 
@@ -123,11 +194,16 @@ class EmotionClassifier:
             )
         #: The bundled file's precision, or None for a model_path the caller chose.
         self.precision: Precision | None = None
+        #: Why that file (see pick_precision), or None for a model_path the caller chose.
+        self.precision_choice: PrecisionChoice | None = None
         if model_path is not None:
             path = Path(model_path)
         else:
             first = runtime.resolve_providers(providers)[0]
-            self.precision = pick_precision(wanted, first, (models_dir() / EMOTION_MODEL_INT8).is_file())
+            int8 = models_dir() / EMOTION_MODEL_INT8
+            self.precision_choice = pick_precision(wanted, first, int8 if int8.is_file() else None)
+            self.precision = self.precision_choice.precision
+            _log_once(self.precision_choice)
             path = bundled(BUNDLED_EMOTION[self.precision])
         self._session, self.info = runtime.create_session(path, providers, threads, name="emotion")
         _check_metadata(self._session, path)

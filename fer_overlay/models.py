@@ -12,12 +12,18 @@ from .errors import ModelError
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 EMOTION_MODEL = "emotion.onnx"
 EMOTION_MODEL_INT8 = "emotion_int8.onnx"
+# Set to "1" by scripts/export_emotion.py --int8 once it has checked that every int8 weight
+# lies in [-64, 64] (quantised with reduce_range): such a file cannot overflow the int16
+# pair sums of the int8 kernels on x86 CPUs without VNNI (fer_overlay/cpu.py), so it is
+# right on every CPU. Files without the key are only known right where VNNI/AMX runs them.
+INT8_REDUCE_RANGE_KEY = "int8_reduce_range"
 
 
 class Precision(str, Enum):
-    """Which bundled emotion file runs. AUTO takes int8 on the CPU provider (half the latency
-    at the same accuracy, models/README.md) and fp32 on GPU providers, which run the int8
-    file's quantise/dequantise graph poorly."""
+    """Which bundled emotion file runs. AUTO takes int8 on the CPU provider where it is known
+    to match fp32 (a CPU with VNNI/AMX, or an int8 file marked reduce-range; about half the
+    latency, models/README.md) and fp32 otherwise and on GPU providers, which run the int8
+    file's quantise/dequantise graph poorly. `classify.pick_precision` decides and says why."""
 
     AUTO = "auto"
     FP32 = "fp32"
@@ -39,6 +45,17 @@ def bundled(name: str) -> Path:
             "(python scripts/install.py) or set FER_OVERLAY_MODELS to the folder that holds it"
         )
     return path
+
+
+def onnx_metadata(path: Path) -> dict[str, str]:
+    """An ONNX file's metadata_props, read without starting an inference session."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf raises DecodeError, the OS OSError
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+    return {p.key: p.value for p in proto.metadata_props}
 
 
 def package_file(package: str, relative: str, hint: str) -> Path:

@@ -82,3 +82,61 @@ def test_live_threads_leave_a_core_for_the_output(monkeypatch):
     assert runtime.live_threads() == 3
     monkeypatch.setenv("FER_OVERLAY_THREADS", "lots")
     assert runtime.live_threads() == 8
+
+
+# Abridged /proc/cpuinfo of an AVX2-only AMD EPYC (Zen 2) and an ARM server core.
+EPYC_CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 7B12
+flags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx f16c fma avx2 bmi2 sha_ni
+
+processor\t: 1
+model name\t: AMD EPYC 7B12
+flags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx f16c fma avx2 bmi2 sha_ni
+"""
+ARM_CPUINFO = """processor\t: 0
+BogoMIPS\t: 243.75
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp
+CPU implementer\t: 0x41
+"""
+
+
+def test_cpu_probe_reads_the_int8_extensions_from_a_faked_cpuinfo():
+    from fer_overlay import cpu
+
+    epyc = cpu.parse_cpuinfo(EPYC_CPUINFO, "x86_64")
+    assert epyc.is_x86 and epyc.avx2 and epyc.vnni is None and not (epyc.avx512_vnni or epyc.avx_vnni)
+    assert epyc.describe() == "AMD EPYC 7B12, x86_64: AVX2 (from /proc/cpuinfo)"
+    spr = cpu.parse_cpuinfo(EPYC_CPUINFO.replace("sha_ni", "avx512f avx512_vnni avx_vnni amx_int8"), "x86_64")
+    assert spr.vnni == "AVX512-VNNI" and spr.amx_int8 and spr.avx_vnni
+    alder = cpu.from_flags(["avx2", "avx_vnni"], "AMD64")  # Windows spells the architecture AMD64
+    assert alder.is_x86 and alder.vnni == "AVX-VNNI"
+    arm = cpu.parse_cpuinfo(ARM_CPUINFO, "aarch64")
+    assert arm.is_arm and arm.dotprod and not arm.i8mm and arm.vnni is None
+    assert "arm64: dotprod" in arm.describe()
+
+
+def test_cpu_probe_falls_back_to_numpy_and_probes_this_machine(tmp_path, monkeypatch):
+    import numpy
+
+    from fer_overlay import cpu
+
+    monkeypatch.setattr(cpu, "CPUINFO", tmp_path / "no-cpuinfo")  # as on Windows and macOS
+    cpu.probe.cache_clear()
+    try:
+        assert cpu.probe().source == "numpy"
+    finally:
+        cpu.probe.cache_clear()
+    monkeypatch.undo()
+
+    features = {"AVX2": True, "AVX512VNNI": False, "ASIMDDP": False}
+    assert cpu.from_numpy_features(features, "AMD64").vnni is None
+    assert cpu.from_numpy_features({**features, "AVX512VNNI": True}, "x86_64").vnni == "AVX512-VNNI"
+    assert cpu.from_numpy_features({"ASIMDDP": True}, "arm64").dotprod
+    # numpy's own table is there on every platform, and agrees with the kernel where both exist.
+    table = cpu._numpy_features()
+    assert isinstance(table, dict) and "AVX2" in table and numpy.__version__
+    here = cpu.probe()
+    assert here is cpu.probe() and here.arch  # probed once
+    if here.is_x86 and here.source == str(cpu.CPUINFO):
+        assert here.avx2 == bool(table["AVX2"]) and here.avx512_vnni == bool(table["AVX512VNNI"])

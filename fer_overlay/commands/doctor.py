@@ -70,7 +70,16 @@ def check_model(name: str, factory: Callable[[], object]) -> Check:
     status = Status.OK if active == requested else Status.WARN
     note = "" if status is Status.OK else f" (asked for {requested}: its libraries are missing or unusable)"
     file = f"{info.path.name} " if info and info.path.is_file() else ""  # not for models loaded from bytes
-    return Check(name, status, f"{file}runs on {active}{note}, loaded in {ms:.0f} ms")
+    # The emotion classifier says which of its files it chose and why (int8 only where it is right).
+    choice = getattr(model, "precision_choice", None)
+    why = f"; {choice.precision.value} — {choice.reason}" if choice else ""
+    return Check(name, status, f"{file}runs on {active}{note}, loaded in {ms:.0f} ms{why}")
+
+
+def check_cpu() -> Check:
+    from ..cpu import probe
+
+    return Check("CPU", Status.OK, probe().describe())
 
 
 def check_display(seconds: float = 0.5) -> Check:
@@ -145,6 +154,7 @@ def collect(providers: list[str] | None = None) -> list[Check]:
         Check("fer-overlay", Status.OK, f"{__version__} on Python {platform.python_version()} ({platform.platform()})"),
         check_onnxruntime_build(),
         check_providers(),
+        check_cpu(),
         check_model("face detector (CenterFace)", lambda: CenterFace(providers=providers)),
         check_model("emotion model", lambda: EmotionClassifier(providers=providers)),
         check_display(),
