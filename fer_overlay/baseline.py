@@ -10,6 +10,7 @@ class entirely. Raw outputs are kept alongside.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,9 +80,13 @@ class Baselines:
             return None
         return acc.total / acc.n
 
-    def update(self, faces: Faces, keys: list[str], t: float) -> Faces:
+    def update(self, faces: Faces, keys: Sequence[str | None], t: float) -> Faces:
         """Faces whose probs/emotion are relative to each student's baseline where one exists;
-        the smoothed raw distribution moves to `raw_probs`."""
+        the smoothed raw distribution moves to `raw_probs`.
+
+        `keys` are the students' keys, ``faces.student`` in the pipeline (one key from names,
+        opt-out, store and here alike); a face whose student is not decided yet (None) is
+        neither learned from nor calibrated."""
         if self._window is None:
             self.calibrate(t)
         raw = faces.probs
@@ -90,7 +95,7 @@ class Baselines:
         prior = np.asarray(self.options.rest_prior, np.float64)
         prior = prior / prior.sum()
         for i, key in enumerate(keys):
-            if not known[i]:
+            if not known[i] or key is None:
                 continue
             if self.calibrating(t):
                 acc = self._acc.setdefault(key, _Acc())

@@ -10,16 +10,18 @@ from view, for longer than `attention_after_s`.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .identity import student_key
 from .mood import ClassMood
 from .pipeline import Analysis
 from .store import ClassSecond, StudentSecond
 from .types import CLASSES, Emotion
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,15 @@ class InsightOptions:
 
 @dataclass(frozen=True)
 class Attention:
-    student: str
+    student: str  # the student key
     reason: str  # "negative" or "not visible"
     since_s: float
+    name: str = ""  # as the teacher reads it: the display name, else the key
 
 
 @dataclass
 class _Student:
+    name: str | None  # the display name, None for a track-N student
     last_seen: float
     last_ok: float  # last time seen with a non-negative emotion
     valence: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=64))  # (second, valence)
@@ -55,11 +59,21 @@ def _emotion(index: int) -> Emotion:
 
 
 def student_rows(t: int, analysis: Analysis) -> list[StudentSecond]:
+    """One row per decided student (``Faces.student``, set by fer_overlay.identity); a face
+    whose student is not decided yet is left out, and a key seen twice keeps its first face
+    (identity never repeats one: this only guards the record)."""
     faces = analysis.faces
     rows = []
     raw_known = np.isfinite(faces.raw_probs).all(axis=1)
+    seen: set[str] = set()
     for i in range(len(faces)):
-        key = faces.name[i] or student_key(None, int(faces.track_id[i]))
+        key = faces.student[i]
+        if key is None:
+            continue
+        if key in seen:
+            log.warning("second %d: student %r is on two faces; the second is not recorded", t, key)
+            continue
+        seen.add(key)
         reported = int(faces.emotion[i])
         if raw_known[i] and reported >= 0:
             raw, relative = int(np.argmax(faces.raw_probs[i])), _emotion(reported)
@@ -67,7 +81,7 @@ def student_rows(t: int, analysis: Analysis) -> list[StudentSecond]:
         else:
             raw, relative = reported, None
             conf = float(faces.probs[i, raw]) if raw >= 0 else 0.0
-        rows.append(StudentSecond(t, key, _emotion(raw), min(max(conf, 0.0), 1.0), relative))
+        rows.append(StudentSecond(t, key, _emotion(raw), min(max(conf, 0.0), 1.0), relative, name=faces.name[i]))
     return rows
 
 
@@ -101,15 +115,17 @@ class ClassInsight:
         now = analysis.timestamp
         rows = student_rows(t, analysis)
         for row in rows:
-            st = self._students.setdefault(row.student, _Student(now, now))
+            st = self._students.setdefault(row.student, _Student(row.name, now, now))
             st.last_seen = now
+            st.name = row.name or st.name
             effective = row.relative or row.emotion
             if effective is not Emotion.UNKNOWN:
                 st.valence.append((t, effective.valence))
                 if effective.valence >= 0:
                     st.last_ok = now
         seen = {r.student for r in rows}
-        gone = [StudentSecond(t, key, present=False, camera_on=False) for key in self._students if key not in seen]
+        gone = [StudentSecond(t, key, present=False, camera_on=False, name=st.name)
+                for key, st in self._students.items() if key not in seen]
         turn = self._turn(t, now)
         record = ClassSecond(
             t=t, present=mood.present, camera_off=mood.camera_off, not_visible=len(gone), unknown=mood.unknown,
@@ -140,7 +156,7 @@ class ClassInsight:
         out = []
         for key, st in self._students.items():
             if now - st.last_seen >= limit:
-                out.append(Attention(key, "not visible", now - st.last_seen))
+                out.append(Attention(key, "not visible", now - st.last_seen, st.name or key))
             elif now - st.last_ok >= limit:
-                out.append(Attention(key, "negative", now - st.last_ok))
+                out.append(Attention(key, "negative", now - st.last_ok, st.name or key))
         return sorted(out, key=lambda a: -a.since_s)

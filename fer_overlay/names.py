@@ -4,7 +4,11 @@ Zoom, Meet and Teams decorate names: "(Host)", "(Co-host)", "(me)", pronouns,
 breakout-room suffixes ("| Room 12"), "(Guest)", "(External)", stray whitespace and
 OCR-confused separators, and cut long names with "...". The display name keeps the
 student's own capitalisation; the key is case-, accent- and punctuation-insensitive
-for matching.
+for matching. Text that the text detector finds on screen but that is no name (clock
+times, toolbar buttons such as "Mute" or "Share Screen", "You") is rejected.
+
+:func:`match_key` is the one function that turns anything a teacher types or the store
+holds (a label, a display name, a stored key, "iPhone #2", "track-7") into a key.
 """
 
 from __future__ import annotations
@@ -32,6 +36,45 @@ _KEY_SPACE = re.compile(r"[\-_]")
 # Surname particles written joined to a capital ("McDonald", "DeShawn"): not two words run
 # together by the recogniser, which otherwise drops the narrow space of small UI fonts.
 _JOINED_PREFIXES = frozenset({"mc", "mac", "de", "di", "da", "du", "la", "le", "van", "von", "fitz", "st"})
+# Clock times and durations ("10:42", "10:42 AM", "00:12:33"), read off toolbars and recording badges.
+_CLOCK = re.compile(r"\d{1,2}\s*[:.]\s*\d{2}")
+# Keys of text the meeting apps draw that is not a participant's name (toolbars, menus, badges).
+_UI_TEXT = frozenset({
+    "you", "me", "host", "co host", "guest", "participants", "participant", "people", "chat", "share",
+    "share screen", "stop share", "stop sharing", "present now", "presenting", "mute", "unmute", "muted",
+    "start video", "stop video", "video", "audio", "mic", "camera", "record", "recording", "rec", "live",
+    "reactions", "react", "raise hand", "lower hand", "leave", "end", "leave meeting", "end meeting", "security",
+    "apps", "whiteboards", "whiteboard", "notes", "more", "view", "gallery view", "speaker view", "captions",
+    "breakout rooms", "meeting details", "details", "activities", "rooms", "join", "admit", "waiting room",
+    "summary", "ai companion", "zoom", "zoom workplace", "google meet", "meet", "microsoft teams", "teams",
+    "talking", "speaking", "pin", "unpin", "spotlight", "hand raised", "screen share", "presentation", "you are muted",
+    "connecting", "poor connection", "low bandwidth", "chat with everyone", "everyone", "calendar", "call",
+    "meeting", "options", "settings", "layout", "full screen", "exit full screen", "meeting id", "room",
+    "passcode", "page", "microphone", "invite",
+})
+# The recogniser puts a space after a wide capital ("Keiko Y amamoto", "T omás"): a lone capital
+# followed by a lower-case word is one word. A real initial keeps its dot or a capital after it.
+_LONE_CAPITAL = re.compile(r"(?<![\w.])([A-Z])\s+(?=[a-z]{2,})")
+# The recogniser reads a capital I as a small l ("lan Cooper", "lvan Petrov"): a first name
+# "l" + consonant, or "lan", in an otherwise capitalised name is an I. ("lopez", "lee": no.)
+_SMALL_L = re.compile(r"^l(?=[bcdfghjkmnpqrstvwxz][a-z]+\b|an\b)")
+# Zoom's mic icon sits before the name and is read as a letter or digit: "YJennifer", "oFilip",
+# "2 Kim". A lone leading digit, or a letter glued before a capitalised word, is dropped
+# ("iPhone" and "eBay" keep theirs: brand spellings are common device names).
+_ICON = re.compile(r"^(?:[\d\W_]\s+|[A-Z](?=[A-Z][a-z]{2,})|[a-df-hj-z](?=[A-Z][a-z]{2,}))")
+_COUNT = re.compile(r"[\(\[]\s*\d+\s*[\)\]]")  # "Participants (25)"
+# Words of toolbars, menus and chat panels: text made mostly of these is UI, not a name
+# ("Invite Manage Participants Polling Share Screen", "From Me to Everyone").
+_UI_VOCABULARY = (
+    "invite manage participants participant polling share screen record recording breakout rooms room reactions "
+    "mute unmute muted stop start video chat more leave end apps security host co tools companion pause resume "
+    "everyone from to me you privately whiteboard whiteboards notes captions view gallery speaker settings "
+    "microphone camera audio join call meeting details people activity activities raise hand lower present "
+    "presenting now options layout full exit waiting admit summary unassigned assigned polls poll qa q all group "
+    "zoom teams google")
+_UI_WORDS = frozenset(_UI_VOCABULARY.split())
+_DEDUPE = re.compile(r"^(.*\S)\s*#\s*(\d+)$")  # "iPhone #2": our own suffix for a repeated label
+_TRACK = re.compile(r"^(?:track|face)-\d+$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +96,10 @@ def _split_joined(word: str) -> str:
     """ "JavierMorales" -> "Javier Morales"; "McDonald" stays."""
     out, start = [], 0
     for i in range(1, len(word)):
-        if word[i - 1].islower() and word[i].isupper() and word[start:i].casefold() not in _JOINED_PREFIXES:
+        left = word[start:i]
+        # "iPhone", "eBay" stay whole: a run-together name starts with a capital and a real word.
+        if (word[i - 1].islower() and word[i].isupper() and left[0].isupper() and len(left) >= 2
+                and left.casefold() not in _JOINED_PREFIXES):
             out.append(word[start:i])
             start = i
     out.append(word[start:])
@@ -72,6 +118,10 @@ def normalise(raw: str | None) -> StudentName | None:
         return None
     text = unicodedata.normalize("NFKC", raw).translate(_APOSTROPHES)
     text = " ".join(text.split())
+    if _CLOCK.search(text):
+        return None
+    text = _COUNT.sub(" ", text)
+    text = _ICON.sub("", text)
     cut = False
     if _ELLIPSIS.search(text):
         text = _ELLIPSIS.sub("", text)
@@ -85,13 +135,45 @@ def normalise(raw: str | None) -> StudentName | None:
     text = _ROOM_ONLY.sub("", text)
     text = _BARE_PRONOUNS.sub(" ", text)
     text = _JUNK.sub(" ", text)
+    text = _LONE_CAPITAL.sub(r"\1", text)
     text = " ".join(_split_joined(w) for w in text.split()).strip(" -.'")
     if len(text) < 2 or not any(c.isalpha() for c in text):
         return None
+    if len(text.split()) > 1 and all(w[:1].isupper() for w in text.split()[1:]):
+        text = _SMALL_L.sub("I", text)
     if text.isupper() or text.islower():
         # All-caps OCR output or lazy typing: present it in name case, keep the key the same.
         text = " ".join(w[:1].upper() + w[1:].lower() for w in text.split())
     key = name_key(text)
-    if len(key.replace(" ", "")) < 2:
+    letters = sum(c.isalpha() for c in key)
+    if letters < 2 or sum(c.isdigit() for c in key) > letters:
+        return None
+    if key in _UI_TEXT or " ".join(w for w in key.split() if not w.isdigit()) in _UI_TEXT:
+        return None
+    words = key.split()
+    if len(words) == 1 and key in _UI_WORDS:
+        return None
+    if len(words) >= 2 and sum(w in _UI_WORDS or w.isdigit() for w in words) >= 2 / 3 * len(words):
         return None
     return StudentName(display=text, key=key, cut=cut)
+
+
+def dedupe(text: str, n: int) -> str:
+    """The n-th student carrying the same label: "iPhone", "iPhone #2", ... (for keys and display names)."""
+    return text if n <= 1 else f"{text} #{n}"
+
+
+def match_key(text: str) -> str:
+    """The student key of anything typed or stored: a tile label, a display name, an older
+    record's name, a key itself ("maria lopez", "iphone #2", "track-7").
+
+    Accents, case and spacing never matter: "Maria Lopez", "maria  lópez" and "Maria López
+    (Host)" all give "maria lopez". Text with nothing name-like left keeps its folded form."""
+    text = " ".join(unicodedata.normalize("NFKC", text).split())
+    if _TRACK.match(text.casefold()):
+        return text.casefold()
+    m = _DEDUPE.match(text)
+    if m:
+        return dedupe(match_key(m.group(1)), int(m.group(2)))
+    name = normalise(text)
+    return name.key if name else name_key(text)

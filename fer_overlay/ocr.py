@@ -1,11 +1,17 @@
-"""Read the name label of a gallery tile with rapidocr's recogniser (ONNX models in its wheel).
+"""Find and read text on the screen with rapidocr's models (both ONNX files ship in its wheel).
 
-Full text detection costs seconds per tile on a laptop CPU, so we find the label line
-ourselves: all three apps print names as light text, on a darker patch or with a
-shadow, at the bottom left of the tile (Zoom's camera-off tiles also show the name
-large in the middle). A white top-hat picks thin bright strokes whatever the
-background; strokes chained left to right along shared rows form lines; the
-bottom-left line is cropped and only the recogniser runs, batched over tiles.
+Two ways to find a name line:
+
+* :class:`TextDetector`, rapidocr's own DB text detector, run through
+  :func:`fer_overlay.runtime.create_session` (one place picks execution providers). It
+  finds text whatever the app, theme or layout. A whole 1080p frame costs seconds on a
+  laptop CPU, so callers hand it only the regions where labels can be (below faces, the
+  bottom of tiles), packed into one mosaic per call and scaled to the screen's size.
+* :func:`find_label`, a cheap white top-hat for one tile: the three apps print names as
+  light text, on a darker patch or with a shadow, at the bottom left of the tile. Kept
+  for :meth:`NameReader.read_tiles` and scripts/bench_names.py.
+
+Only the recogniser reads what either one found, batched.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -220,3 +227,221 @@ class NameReader:
             name = normalise(raw) if score >= self.options.min_score else None
             readings.append(NameReading(raw, name, score))
         return readings
+
+    def read_boxes(self, image: np.ndarray, boxes: Sequence[Box]) -> list[NameReading]:
+        """One reading per text box (x1, y1, x2, y2 in `image` pixels), e.g. from :class:`TextDetector`."""
+        crops = [text_crop(image, b, self.options.rec_height) for b in boxes]
+        readings = []
+        for raw, score in self.read_lines(crops):
+            name = normalise(raw) if score >= self.options.min_score else None
+            readings.append(NameReading(raw, name, score))
+        return readings
+
+
+def text_crop(image: np.ndarray, box: Box, height: int = 48) -> np.ndarray:
+    """A detected text box as the recogniser reads it best: `height` px tall, dark text on light.
+
+    The detector finds text of either polarity (white labels on video, dark text in a light
+    theme); the rarer of the two Otsu classes is the ink, and it is made dark."""
+    x1, y1, x2, y2 = box
+    pad = round(0.25 * (y2 - y1))  # the detector's box can clip the first letter's serif or stem
+    crop = image[max(0, y1) : y2, max(0, x1 - pad) : x2 + pad]
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    if grey.size == 0:
+        return np.full((height, height, 3), 255, np.uint8)
+    thresh, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    if np.count_nonzero(grey > thresh) < grey.size / 2:
+        grey = 255 - grey
+    size = (max(1, round(grey.shape[1] * height / grey.shape[0])), height)
+    big = cv2.resize(grey, size, interpolation=cv2.INTER_CUBIC)
+    return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
+
+
+def split_at_gaps(image: np.ndarray, box: Box, gap: float = 0.9) -> list[Box]:
+    """A detected line (x1, y1, x2, y2) cut where no ink runs for `gap` line heights.
+
+    The detector joins neighbouring tiles' labels into one line when a strip of small tiles
+    puts them close together ("Virginia García Alonso   Yanina Bellini Saibene"); a word
+    space is about a third of the line height, the space between two labels much more."""
+    x1, y1, x2, y2 = box
+    crop = image[y1:y2, x1:x2]
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
+    h = y2 - y1
+    if grey.size == 0 or x2 - x1 < 4 * h:
+        return [box]
+    thresh, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    ink = grey > thresh
+    if np.count_nonzero(ink) > ink.size / 2:
+        ink = ~ink
+    inked = np.flatnonzero(ink.sum(axis=0) > 0)
+    if len(inked) < 2:
+        return [box]
+    breaks = np.flatnonzero(np.diff(inked) > max(4.0, gap * h))
+    if not len(breaks):
+        return [box]
+    starts = [inked[0], *inked[breaks + 1]]
+    ends = [*inked[breaks], inked[-1]]
+    pad = max(1, h // 6)
+    return [(max(x1, x1 + int(a) - pad), y1, min(x2, x1 + int(b) + 1 + pad), y2) for a, b in zip(starts, ends)]
+
+
+# --- text detection ---------------------------------------------------------------------
+
+Rect = tuple[int, int, int, int]  # x1, y1, x2, y2
+
+
+@dataclass(frozen=True)
+class DetectorOptions:
+    """rapidocr's own post-processing defaults, and how regions are packed for one call."""
+
+    threshold: float = 0.3  # text probability that marks a pixel as text
+    box_threshold: float = 0.5  # mean probability inside a region for it to count
+    unclip: float = 1.6  # DB shrinks text regions when it learns them; grow them back this much
+    mosaic_width: int = 1280  # regions are packed into rows this wide (input pixels)
+    mosaic_height: int = 1024  # a taller mosaic is split into several calls
+    reference_height: int = 810  # screens taller than this are scaled down to it for the detector
+    threads: int = 1  # names are read rarely; leave the cores to the emotion pipeline
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0 or not 0.0 < self.box_threshold < 1.0:
+            raise ValueError("threshold and box_threshold must be in (0, 1)")
+        if min(self.mosaic_width, self.mosaic_height, self.reference_height) < 64:
+            raise ValueError("mosaic_width, mosaic_height and reference_height must be >= 64")
+
+
+def detector_model_path() -> Path:
+    """The text detector ONNX file inside the rapidocr wheel (never downloaded)."""
+    try:
+        import rapidocr
+    except ImportError as exc:
+        raise ModelError("text detection needs rapidocr: python scripts/install.py installs it") from exc
+    folder = Path(rapidocr.__file__).parent / "models"
+    found = sorted(folder.glob("*_det_*.onnx"))
+    if not found:
+        raise ModelError(f"rapidocr's text detector model is missing from {folder}; reinstall rapidocr")
+    return found[0]
+
+
+_GAP = 16  # input pixels between packed regions: more than the detector's smear across an edge
+_ALIGN = 32  # the network downsamples by 32
+
+
+@dataclass(frozen=True)
+class _Placed:
+    region: int  # index into the caller's regions
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+def _pack(sizes: Sequence[tuple[int, int]], max_w: int, max_h: int) -> list[list[_Placed]]:
+    """Shelf-pack (w, h) boxes into mosaics at most max_w wide (wider boxes get their own row)
+    and about max_h high; returns the placements of each mosaic."""
+    order = sorted(range(len(sizes)), key=lambda i: -sizes[i][1])
+    mosaics: list[list[_Placed]] = []
+    current: list[_Placed] = []
+    x = y = shelf_h = 0
+    for i in order:
+        w, h = sizes[i]
+        if x and x + w + _GAP > max_w:
+            x, y, shelf_h = 0, y + shelf_h + _GAP, 0
+        if current and y + h + _GAP > max_h:
+            mosaics.append(current)
+            current, x, y, shelf_h = [], 0, 0, 0
+        current.append(_Placed(i, x + _GAP, y + _GAP, w, h))
+        x += w + _GAP
+        shelf_h = max(shelf_h, h)
+    if current:
+        mosaics.append(current)
+    return mosaics
+
+
+class TextDetector:
+    """Text boxes in image regions, from rapidocr's DB detector; the model loads on first use."""
+
+    def __init__(self, options: DetectorOptions = DetectorOptions(), providers: Sequence[str] | None = None) -> None:
+        self.options = options
+        self.providers = providers
+        self._session = None
+        self._input = ""
+
+    def load(self) -> None:
+        if self._session is None:
+            from .runtime import create_session
+
+            self._session, _ = create_session(detector_model_path(), self.providers, self.options.threads,
+                                              name="text detector")
+            self._input = self._session.get_inputs()[0].name
+
+    def scale_for(self, image_height: int) -> float:
+        """Input scale for a screen this high: UI labels (12-18 px at 1080p) stay >= ~9 px,
+        where the detector still finds every one of them; below that it merges and misses lines.
+        Small screenshots are enlarged up to 1.5x (a 720p capture is read at 1.125x)."""
+        return min(1.5, self.options.reference_height / max(1, image_height))
+
+    def detect(self, crops: Sequence[np.ndarray], scale: float) -> list[list[Rect]]:
+        """Text boxes (x1, y1, x2, y2 in each crop's pixels) found in each BGR crop.
+
+        Crops are scaled by `scale` and packed side by side, so many small regions cost
+        one inference."""
+        self.load()
+        scaled, sizes = [], []
+        for crop in crops:
+            w, h = max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            blank = np.zeros((h, w, 3), np.uint8)
+            scaled.append(cv2.resize(crop, (w, h), interpolation=interp) if crop.size else blank)
+            sizes.append((w, h))
+        found: list[list[Rect]] = [[] for _ in crops]
+        for mosaic in _pack(sizes, self.options.mosaic_width, self.options.mosaic_height):
+            for p, (x1, y1, x2, y2) in self._run(mosaic, scaled):
+                ch, cw = crops[p.region].shape[:2]
+                found[p.region].append((int(x1 / scale), int(y1 / scale),
+                                        min(cw, int(np.ceil(x2 / scale))), min(ch, int(np.ceil(y2 / scale)))))
+        return found
+
+    def _run(self, placed: list[_Placed], crops: list[np.ndarray]) -> list[tuple[_Placed, Rect]]:
+        w = _aligned(max(p.x + p.w for p in placed) + _GAP)
+        h = _aligned(max(p.y + p.h for p in placed) + _GAP)
+        canvas = np.full((h, w, 3), 128, np.uint8)  # mid-grey is 0 after normalisation: no edges, no text
+        for p in placed:
+            canvas[p.y : p.y + p.h, p.x : p.x + p.w] = crops[p.region]
+        x = canvas.astype(np.float32) * (2 / 255.0) - 1.0  # rapidocr's mean 0.5, std 0.5
+        assert self._session is not None
+        prob = self._session.run(None, {self._input: x.transpose(2, 0, 1)[None]})[0][0, 0]
+        out = []
+        for x1, y1, x2, y2 in self._boxes(prob):
+            for p in placed:
+                if _inside((x1, y1, x2, y2), p):
+                    local = (max(0, x1 - p.x), max(0, y1 - p.y), min(p.w, x2 - p.x), min(p.h, y2 - p.y))
+                    out.append((p, local))
+        return out
+
+    def _boxes(self, prob: np.ndarray) -> list[Rect]:
+        """DB post-processing for horizontal UI text: components of the thresholded map, kept when
+        their mean probability is high, grown back by the unclip distance (area * ratio / perimeter)."""
+        opts = self.options
+        mask = cv2.dilate((prob > opts.threshold).astype(np.uint8), np.ones((2, 2), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=4)
+        if n <= 1:
+            return []
+        mean = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=n) / np.maximum(stats[:, 4], 1)
+        out = []
+        for i in range(1, n):
+            x, y, w, h, _ = stats[i]
+            if min(w, h) < 3 or mean[i] < opts.box_threshold:
+                continue
+            d = w * h * opts.unclip / (2 * (w + h))
+            out.append((int(x - d), int(y - d), int(np.ceil(x + w + d)), int(np.ceil(y + h + d))))
+        return out
+
+
+def _aligned(n: int) -> int:
+    return -(-n // _ALIGN) * _ALIGN
+
+
+def _inside(box: Rect, p: _Placed) -> bool:
+    """Clip-free test: the box's centre lies in the placed region (gaps keep neighbours apart)."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return p.x <= cx < p.x + p.w and p.y <= cy < p.y + p.h

@@ -46,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("session", nargs="?", help="session id or label to delete")
     what.add_argument("--all", action="store_true", help="delete every session (needs --yes)")
     what.add_argument("--older-than", type=_positive_days, metavar="DAYS", help="delete sessions older than DAYS days")
-    what.add_argument("--student", metavar="NAME", help="remove this student's rows from every session")
+    what.add_argument("--student", metavar="NAME",
+                      help="remove this student's rows from every session (accents and case do not matter; "
+                           "a name on several tiles, e.g. iPhone, removes each of them)")
     p.add_argument("--yes", action="store_true", help="confirm --all")
     _db_option(p)
     p.set_defaults(func=cmd_forget)
@@ -129,7 +131,9 @@ def cmd_forget(args: argparse.Namespace, out: TextIO | None = None) -> int:
             print(f"Deleted {len(ids)} session(s) older than {args.older_than:g} days: {listed}.", file=out)
         elif args.student is not None:
             result = store.forget_student(args.student)
-            print(f"Removed {result.rows} per-second rows of {args.student!r} from {len(result.sessions)} "
+            # The keys say what matched: accents, case and "#2" namesakes are folded together.
+            keys = f" (as {', '.join(repr(k) for k in result.students)})" if result.students else ""
+            print(f"Removed {result.rows} per-second rows of {args.student!r}{keys} from {len(result.sessions)} "
                   f"session(s); class totals are kept without the name.", file=out)
         else:
             info = store.get(args.session)

@@ -59,7 +59,7 @@ class Faces:
     """N faces in one frame, one array per field (supervision-style).
 
     Columns beyond ``xyxy`` default to "not filled in yet": NaN landmarks and probs,
-    track_id -1, tile -1, emotion -1 (unknown), name None.
+    track_id -1, tile -1, emotion -1 (unknown), name None, student None.
     """
 
     xyxy: np.ndarray  # (N, 4) float32, input pixels
@@ -71,6 +71,9 @@ class Faces:
     emotion: np.ndarray = None  # type: ignore[assignment]  # (N,) int8 index into CLASSES, -1 = unknown
     raw_probs: np.ndarray = None  # type: ignore[assignment]  # (N, 7) before per-student calibration
     name: tuple[str | None, ...] = field(default=())  # one per face, None = unknown
+    # The student key (see fer_overlay.identity, the one place that sets it): the normalised
+    # name, "iphone #2" for a repeated label, or "track-N"; None = not decided yet.
+    student: tuple[str | None, ...] = field(default=())
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
@@ -91,10 +94,12 @@ class Faces:
             if arr.shape != shape:
                 raise ValueError(f"Faces.{name} has shape {arr.shape}, expected {shape} for {n} faces")
             object.__setattr__(self, name, _frozen(arr))
-        names = tuple(self.name) if len(self.name) else (None,) * n
-        if len(names) != n:
-            raise ValueError(f"Faces.name has {len(names)} entries, expected {n}")
-        object.__setattr__(self, "name", names)
+        for column in TEXT_COLUMNS:
+            values = tuple(getattr(self, column))
+            values = values if values else (None,) * n
+            if len(values) != n:
+                raise ValueError(f"Faces.{column} has {len(values)} entries, expected {n}")
+            object.__setattr__(self, column, values)
 
     @classmethod
     def empty(cls) -> Faces:
@@ -107,7 +112,8 @@ class Faces:
         idx = np.arange(len(self))[index]
         idx = np.atleast_1d(idx)
         cols = {c: getattr(self, c)[idx] for c in ARRAY_COLUMNS}
-        return Faces(**cols, name=tuple(self.name[i] for i in idx))
+        texts = {c: tuple(getattr(self, c)[i] for i in idx) for c in TEXT_COLUMNS}
+        return Faces(**cols, **texts)
 
     def __iter__(self) -> Iterator[Faces]:
         return (self[i] for i in range(len(self)))
@@ -122,7 +128,8 @@ class Faces:
         if not parts:
             return cls.empty()
         cols = {c: np.concatenate([getattr(p, c) for p in parts]) for c in ARRAY_COLUMNS}
-        return cls(**cols, name=tuple(n for p in parts for n in p.name))
+        texts = {c: tuple(v for p in parts for v in getattr(p, c)) for c in TEXT_COLUMNS}
+        return cls(**cols, **texts)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -141,6 +148,7 @@ class Faces:
 
 
 ARRAY_COLUMNS = ("xyxy", "score", "landmarks", "track_id", "tile", "probs", "emotion", "raw_probs")
+TEXT_COLUMNS = ("name", "student")
 
 
 @dataclass(frozen=True)

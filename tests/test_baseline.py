@@ -129,6 +129,18 @@ def test_unclassified_faces_are_left_alone():
     assert np.isnan(out.probs[0]).all()
 
 
+def test_baselines_follow_the_student_key_not_the_face():
+    """Keys come from Faces.student: one student's baseline follows them to another tile or track;
+    a face whose student is not decided yet (None) neither learns nor is calibrated."""
+    b = Baselines(BaselineOptions(), SMOOTHING)
+    b.calibrate(0.0)
+    for k in range(20):
+        b.update(faces(RESTING_SAD, RESTING_SAD), ["iphone", None], float(k))
+    assert b.baseline("iphone") is not None and b.baseline("iphone #2") is None
+    out = b.update(faces(RESTING_SAD, RESTING_SAD), [None, "iphone"], after_window(b))
+    assert out.labels == ("sad", "neutral")  # the undecided face raw, the student calibrated
+
+
 def test_shrink_zero_is_the_population_prior_only():
     b = calibrated(shrink=0.0)
     out = b.update(faces(RESTING_SAD), ["ann"], after_window(b))

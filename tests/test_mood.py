@@ -33,6 +33,8 @@ def faces(emotions: list[str], tiles: list[int] | None = None, names: list[str |
         xyxy=np.array([[100 * t + 10, 10, 100 * t + 50, 50] for t in tiles], np.float32),
         track_id=np.arange(1, n + 1), tile=np.array(tiles), probs=probs, emotion=np.array(codes),
         name=tuple(names) if names else (),
+        # as identity.py sets it: the student key, the track's where no name was read
+        student=tuple(x or f"track-{i + 1}" for i, x in enumerate(names or [None] * n)),
     )
 
 

@@ -23,6 +23,7 @@ def test_defaults_mean_not_filled_in():
     assert np.isnan(f.probs).all() and np.isnan(f.landmarks).all()
     assert f.labels == ("unknown",) * 3
     assert f.name == (None, None, None)
+    assert f.student == (None, None, None)
 
 
 def test_columns_are_read_only_and_with_returns_a_new_value():
@@ -39,6 +40,9 @@ def test_indexing_and_concat_keep_columns_together():
     assert sub.track_id.tolist() == [1, 3] and sub.name == ("b", "d")
     both = Faces.concat([sub, Faces.empty(), f[[0]]])
     assert both.track_id.tolist() == [1, 3, 0] and both.name == ("b", "d", "a")
+    keyed = f.with_(student=("a", "b", "track-2", None))
+    assert keyed[[3, 1]].student == (None, "b") and Faces.concat([keyed[[2]], keyed[[0]]]).student == ("track-2", "a")
+    assert keyed.with_(emotion=np.array([1, 2, 3, 4])).student == keyed.student  # kept beside the name
     assert len(Faces.concat([])) == 0
 
 
@@ -47,6 +51,8 @@ def test_bad_shapes_name_the_column():
         Faces(xyxy=np.zeros((2, 4)), score=np.zeros(3))
     with pytest.raises(ValueError, match="name"):
         Faces(xyxy=np.zeros((2, 4)), name=("x",))
+    with pytest.raises(ValueError, match="student"):
+        Faces(xyxy=np.zeros((2, 4)), student=("x", "y", "z"))
 
 
 @pytest.mark.parametrize("image", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8),

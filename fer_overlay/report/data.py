@@ -122,8 +122,9 @@ def _load(store: SessionStore, session_id: SessionRef, bin_s: int | None) -> Rep
         names = tuple(display[k] for k in keys)
         order = list(range(len(keys)))  # first appearance, like the numbering
     else:
-        names = tuple(keys)
-        order = sorted(range(len(keys)), key=lambda i: keys[i].casefold())
+        shown = store.names(sid)  # "maria lopez" -> "Maria López"; the key where no name was read
+        names = tuple(shown.get(k, k) for k in keys)
+        order = sorted(range(len(keys)), key=lambda i: names[i].casefold())
     return ReportData(
         info=info, bookmarks=tuple(store.read_bookmarks(sid)), seconds=seconds, bin_s=bin_s,
         counts=counts, present=present, away=away, turns=turns,

@@ -1,4 +1,7 @@
-"""Tidy CSV export of one session: one file per table, one header row, labels instead of codes."""
+"""Tidy CSV export of one session: one file per table, one header row, labels instead of codes.
+
+student_seconds.csv has the student key (``student``) and the name the teacher reads (``name``);
+an anonymous export puts "Student N" in both."""
 
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ def _export(store: SessionStore, session_id: SessionRef, out: Path, anonymize: b
     except OSError as exc:
         raise StoreError(f"Cannot create the export folder {out}: {exc}") from exc
     names = anonymous_names(store, info.id) if (info.anonymous if anonymize is None else anonymize) else None
+    shown = store.names(info.id)
 
     session_row = [info.id, info.label, info.started_at.isoformat(),
                    info.ended_at.isoformat() if info.ended_at else "", _text(info.source), int(info.anonymous),
@@ -52,7 +56,9 @@ def _export(store: SessionStore, session_id: SessionRef, out: Path, anonymize: b
         f"CASE WHEN relative IS NULL THEN '' ELSE {_EMOTION_CASE.format(col='relative')} END, present, camera_on "
         "FROM student_seconds WHERE session_id = ? ORDER BY t, student", (info.id,), "export the student rows")
     rename = (lambda key: names.get(key, "Student ?")) if names is not None else _text
-    student_rows = [(r[0], rename(r[1]), *r[2:]) for r in student_rows]
+    display = (lambda key: names.get(key, "Student ?")) if names is not None else (
+        lambda key: _text(shown.get(key, key)))
+    student_rows = [(r[0], rename(r[1]), display(r[1]), *r[2:]) for r in student_rows]
     mark_rows = [(t, _text(label)) for t, label in store.query(
         "SELECT t, label FROM bookmarks WHERE session_id = ? ORDER BY t, id", (info.id,), "export the bookmarks")]
 
@@ -60,7 +66,7 @@ def _export(store: SessionStore, session_id: SessionRef, out: Path, anonymize: b
         "sessions.csv": (["id", "label", "started_at", "ended_at", "source", "anonymous", "settings",
                           "app_version", "duration_s", "n_students"], [session_row]),
         "class_seconds.csv": (class_cols, class_rows),
-        "student_seconds.csv": (["t", "student", "emotion", "valence", "confidence", "relative", "present",
+        "student_seconds.csv": (["t", "student", "name", "emotion", "valence", "confidence", "relative", "present",
                                  "camera_on"], student_rows),
         "bookmarks.csv": (["t", "label"], mark_rows),
     }

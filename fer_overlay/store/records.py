@@ -55,7 +55,9 @@ class SessionInfo:
 class StudentSecond:
     """One student during one second.
 
-    ``student`` is the clean display name, or ``"track-<id>"`` when no name was read.
+    ``student`` is the student key (``Faces.student``: the normalised name, "iphone #2" for
+    a repeated label, or ``"track-<id>"`` when no name was read); ``name`` is how the teacher
+    reads it ("Maria López"), kept once per session in the roster, not per second.
     ``present``: in the meeting (tile or face seen); ``camera_on``: their face was visible,
     so ``emotion`` means something.
     """
@@ -67,11 +69,14 @@ class StudentSecond:
     relative: Emotion | None = None  # emotion relative to this student's own baseline, if calibrated
     present: bool = True
     camera_on: bool = True
+    name: str | None = field(default=None, compare=False)  # display name; None: show the key
 
     def __post_init__(self) -> None:
         _check_t(self.t)
         if not isinstance(self.student, str) or not self.student.strip():
             raise ValueError(f"student key must be a non-empty string, got {self.student!r}")
+        if self.name is not None and not isinstance(self.name, str):
+            raise ValueError(f"student name must be a string or None, got {self.name!r}")
         object.__setattr__(self, "emotion", Emotion(self.emotion))
         if self.relative is not None:
             object.__setattr__(self, "relative", Emotion(self.relative))

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import StoreError
+from ..names import match_key
 from ..types import LABELS
 from .db import SESSIONS_HINT, connect, default_db_path, rollback_quietly, translate_errors
 from .records import (
@@ -55,6 +56,7 @@ _SESSION_SELECT = """
 class ForgetResult:
     sessions: tuple[int, ...]  # ids of the sessions that had the name
     rows: int  # student-seconds removed
+    students: tuple[str, ...] = ()  # the keys removed, e.g. ("iphone", "iphone #2")
 
 
 def _app_version() -> str:
@@ -70,7 +72,8 @@ class SessionStore:
         self._conn = conn
         self.path = path
         self.busy_timeout = busy_timeout
-        self._rosters: dict[int, set[str]] = {}  # sessions appended to by this instance -> known keys
+        # Sessions appended to by this instance -> known keys and their display names.
+        self._rosters: dict[int, dict[str, str | None]] = {}
 
     @classmethod
     def open(
@@ -155,7 +158,7 @@ class SessionStore:
                 (label, start.isoformat(), source, int(bool(anonymous)), settings_json, _app_version()),
             )
             session_id = int(cur.lastrowid or 0)
-        self._rosters[session_id] = set()
+        self._rosters[session_id] = {}
         log.info("recording session %d (%s) to %s", session_id, label, self.path)
         return self.get(session_id)
 
@@ -202,7 +205,8 @@ class SessionStore:
         roster = self._roster(session_id)
         class_rows: list[tuple[Any, ...]] = []
         student_rows: list[tuple[Any, ...]] = []
-        new_keys: dict[str, int] = {}
+        new_keys: dict[str, tuple[int, str | None]] = {}  # key -> (first second, display name)
+        named: dict[str, str] = {}  # known keys whose display name is first seen now
         for cs, students in seconds:
             class_rows.append(_class_row(session_id, cs))
             keys = [s.student for s in students]
@@ -214,7 +218,11 @@ class SessionStore:
                     raise ValueError(f"student row for {s.student!r} has t={s.t}, its class second has t={cs.t}")
                 student_rows.append(_student_row(session_id, s))
                 if s.student not in roster and s.student not in new_keys:
-                    new_keys[s.student] = s.t
+                    new_keys[s.student] = (s.t, s.name)
+                elif s.name and s.student in new_keys and new_keys[s.student][1] is None:
+                    new_keys[s.student] = (new_keys[s.student][0], s.name)
+                elif s.name and s.student in roster and roster[s.student] is None:
+                    named.setdefault(s.student, s.name)
         first, last = seconds[0][0].t, seconds[-1][0].t
         span = f"second {first}" if first == last else f"seconds {first}-{last}"
         try:
@@ -223,21 +231,29 @@ class SessionStore:
                 conn.executemany(_INSERT_STUDENT, student_rows)
                 if new_keys:
                     conn.executemany(
-                        "INSERT OR IGNORE INTO session_students (session_id, student, first_t) VALUES (?, ?, ?)",
-                        [(session_id, k, t) for k, t in new_keys.items()],
+                        "INSERT OR IGNORE INTO session_students (session_id, student, first_t, name) "
+                        "VALUES (?, ?, ?, ?)",
+                        [(session_id, k, t, name) for k, (t, name) in new_keys.items()],
+                    )
+                if named:
+                    conn.executemany(
+                        "UPDATE session_students SET name = ? WHERE session_id = ? AND student = ? AND name IS NULL",
+                        [(name, session_id, k) for k, name in named.items()],
                     )
         except sqlite3.IntegrityError as exc:
             if "FOREIGN KEY" in str(exc).upper():
                 raise StoreError(f"Session {session_id} no longer exists in {self.path} (deleted with "
                                  f"`fer-overlay forget`?); it stopped being recorded.") from exc
             raise ValueError(f"{span} of session {session_id} already recorded ({exc})") from exc
-        roster.update(new_keys)
+        roster.update({k: name for k, (_, name) in new_keys.items()})
+        roster.update(named)
 
-    def _roster(self, session_id: int) -> set[str]:
+    def _roster(self, session_id: int) -> dict[str, str | None]:
         roster = self._rosters.get(session_id)
         if roster is None:  # first write from this instance: check the session, resume its roster
             sid = self.resolve(int(session_id))
-            roster = {r[0] for r in self.query("SELECT student FROM session_students WHERE session_id = ?", (sid,))}
+            rows = self.query("SELECT student, name FROM session_students WHERE session_id = ?", (sid,))
+            roster = {k: name for k, name in rows}
             self._rosters[sid] = roster
         return roster
 
@@ -258,15 +274,17 @@ class SessionStore:
         return [ClassSecond(r[0], r[1], r[2], r[3], r[4], tuple(r[5:5 + n]), r[5 + n], bool(r[6 + n])) for r in rows]
 
     def read_students(self, session_id: SessionRef, student: str | None = None) -> list[StudentSecond]:
-        """Rows ordered by t then student; ``student`` keeps one key only."""
+        """Rows ordered by t then student, with the roster's display name; ``student`` keeps one key only."""
         sid = self.resolve(session_id)
-        sql = ("SELECT t, student, emotion, confidence, relative, present, camera_on FROM student_seconds "
-               "WHERE session_id = ?" + (" AND student = ?" if student is not None else "") + " ORDER BY t, student")
+        sql = ("SELECT s.t, s.student, s.emotion, s.confidence, s.relative, s.present, s.camera_on, r.name "
+               "FROM student_seconds s LEFT JOIN session_students r "
+               "ON r.session_id = s.session_id AND r.student = s.student WHERE s.session_id = ?"
+               + (" AND s.student = ?" if student is not None else "") + " ORDER BY s.t, s.student")
         params = (sid,) if student is None else (sid, student)
         return [
             StudentSecond(t, key, emotion_from_code(e), conf, None if rel is None else emotion_from_code(rel),
-                          bool(present), bool(cam))
-            for t, key, e, conf, rel, present, cam in self.query(sql, params)
+                          bool(present), bool(cam), name)
+            for t, key, e, conf, rel, present, cam, name in self.query(sql, params)
         ]
 
     def read_bookmarks(self, session_id: SessionRef) -> list[Bookmark]:
@@ -279,6 +297,12 @@ class SessionStore:
         sid = self.resolve(session_id)
         return [r[0] for r in self.query(
             "SELECT student FROM session_students WHERE session_id = ? ORDER BY first_t, student", (sid,))]
+
+    def names(self, session_id: SessionRef) -> dict[str, str]:
+        """Student key -> the name to show ("maria lopez" -> "Maria López"); the key where none was read."""
+        sid = self.resolve(session_id)
+        rows = self.query("SELECT student, name FROM session_students WHERE session_id = ?", (sid,))
+        return {key: name or key for key, name in rows}
 
     # -- deleting ---------------------------------------------------------------------------
 
@@ -318,24 +342,28 @@ class SessionStore:
     def forget_student(self, name: str) -> ForgetResult:
         """Remove every per-second row of a student (opt-out), in all sessions; class totals stay.
 
-        The name matches ignoring case (Unicode casefold) and surrounding spaces: OCR and
-        teachers do not agree on capitals, and an opt-out must not miss a session.
+        The name is turned into a student key by :func:`fer_overlay.names.match_key`, the
+        function every key comes from, so accents, case, spacing and app decorations never
+        matter ("Maria Lopez" removes rows of "Maria López"); keys of older records (display
+        names) are matched the same way. A name shared by several tiles ("iPhone") removes
+        each of them ("iphone", "iphone #2", ...); "iPhone #2" removes only that one.
         """
-        key = name.strip().casefold()
-        if not key:
+        if not name.strip():
             raise ValueError("forget_student needs a non-empty name")
+        key = match_key(name)
         rows = 0
         with self._transaction(f"forget {name.strip()!r}") as conn:
-            roster = conn.execute("SELECT session_id, student FROM session_students").fetchall()
-            hits = [(sid, stored) for sid, stored in roster if stored.strip().casefold() == key]
+            roster = conn.execute("SELECT session_id, student, name FROM session_students").fetchall()
+            hits = [(sid, stored) for sid, stored, shown in roster
+                    if _same_student(key, stored) or (shown is not None and _same_student(key, shown))]
             for sid, stored in hits:
                 cur = conn.execute("DELETE FROM student_seconds WHERE session_id = ? AND student = ?", (sid, stored))
                 rows += max(cur.rowcount, 0)
                 conn.execute("DELETE FROM session_students WHERE session_id = ? AND student = ?", (sid, stored))
         for sid, stored in hits:
-            self._rosters.get(sid, set()).discard(stored)
+            self._rosters.get(sid, {}).pop(stored, None)
         self._reclaim()
-        return ForgetResult(tuple(sorted({int(h[0]) for h in hits})), rows)
+        return ForgetResult(tuple(sorted({int(h[0]) for h in hits})), rows, tuple(sorted({h[1] for h in hits})))
 
     def _reclaim(self) -> None:
         # Give freed pages back to the file system and fold the WAL (which still holds the
@@ -345,6 +373,17 @@ class SessionStore:
             busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy and busy[0]:
             log.info("%s: another reader is open; the WAL will be truncated later", self.path)
+
+
+def _same_student(key: str, stored: str) -> bool:
+    """`stored` (a key, or a version-1 display name) is the student `key` asks for, or one of its
+    "#n" namesakes when `key` names no number itself. Spaces are ignored too: the recogniser
+    drops narrow ones ("MariaLopez")."""
+    other = match_key(stored)
+    if key.replace(" ", "") == other.replace(" ", ""):
+        return True
+    base, sep, n = other.rpartition(" #")
+    return bool(sep) and n.isdigit() and " #" not in key and key.replace(" ", "") == base.replace(" ", "")
 
 
 def _class_row(session_id: int, cs: ClassSecond) -> tuple[Any, ...]:
