@@ -114,8 +114,15 @@ def vary(photo: FacePhoto, rng: Rng) -> tuple[np.ndarray, Box]:
     return np.clip(image + 0.5, 0, 255).astype(np.uint8), (x1, y1, x2, y2)
 
 
-def person(photo: FacePhoto, w: int, h: int, rng: Rng, avoid: BGR | None = None) -> Person:
+def person(photo: FacePhoto, w: int, h: int, rng: Rng, avoid: BGR | None = None, *,
+           face_height: tuple[float, float] = FACE_HEIGHT, centre: tuple[float, float] | None = None,
+           oval: bool = False) -> Person:
     """Head (the photo) on a neck and shoulders, placed as a webcam at a desk would frame it.
+
+    ``face_height`` is the range of the face's height as a fraction of ``h``; ``centre``
+    (fractions of the tile) fixes where the face goes instead of drawing it at random;
+    ``oval`` cuts the head out as an oval around the face, so a loose crop's own background
+    (another room, another person's shoulder) does not come along.
 
     The shirt reaches the tile's bottom edge, so it is kept at least ``_CONTRAST`` levels
     away from ``avoid`` (the app background): a shirt drawn exactly in the gap colour would
@@ -123,14 +130,15 @@ def person(photo: FacePhoto, w: int, h: int, rng: Rng, avoid: BGR | None = None)
     """
     image, (fx1, fy1, fx2, fy2) = vary(photo, rng)
     ph, pw = image.shape[:2]
-    face_h = rng.uniform(*FACE_HEIGHT) * h
+    face_h = rng.uniform(*face_height) * h
     k = face_h / ((fy2 - fy1) * ph)
     sw, sh = max(2, round(pw * k)), max(2, round(ph * k))
     image = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
     face_w = (fx2 - fx1) * sw
     margin = 0.03 * h
-    cx = np.clip(w * (0.5 + rng.uniform(-0.12, 0.12)), face_w / 2 + margin, w - face_w / 2 - margin)
-    cy = np.clip(h * rng.uniform(0.36, 0.47), face_h / 2 + margin, h - face_h / 2 - margin)
+    fx, fy = centre if centre is not None else (0.5 + rng.uniform(-0.12, 0.12), rng.uniform(0.36, 0.47))
+    cx = np.clip(w * fx, face_w / 2 + margin, w - face_w / 2 - margin)
+    cy = np.clip(h * fy, face_h / 2 + margin, h - face_h / 2 - margin)
     ox, oy = round(cx - (fx1 + fx2) / 2 * sw), round(cy - (fy1 + fy2) / 2 * sh)
     face = (ox + fx1 * sw, oy + fy1 * sh, ox + fx2 * sw, oy + fy2 * sh)
 
@@ -163,9 +171,9 @@ def person(photo: FacePhoto, w: int, h: int, rng: Rng, avoid: BGR | None = None)
     shoulders = np.zeros((h, w), np.uint8)
     top = chin + 0.2 * face_h
     rx, ry = face_w * rng.uniform(1.05, 1.35), face_h * rng.uniform(0.45, 0.7)
-    centre = (round(fcx + rng.uniform(-0.05, 0.05) * face_w), round(top + ry))
-    cv2.ellipse(shoulders, centre, (round(rx), round(ry)), 0, 0, 360, 255, -1, cv2.LINE_AA)
-    cv2.rectangle(shoulders, (round(centre[0] - rx), centre[1]), (round(centre[0] + rx), h), 255, -1)
+    body = (round(fcx + rng.uniform(-0.05, 0.05) * face_w), round(top + ry))
+    cv2.ellipse(shoulders, body, (round(rx), round(ry)), 0, 0, 360, 255, -1, cv2.LINE_AA)
+    cv2.rectangle(shoulders, (round(body[0] - rx), body[1]), (round(body[0] + rx), h), 255, -1)
     # A V-neck collar lets the neck show through the shirt.
     vee = np.array([[fcx - nw, top - 1], [fcx + nw, top - 1], [fcx, top + 0.35 * face_h]], np.int32)
     cv2.fillConvexPoly(shoulders, vee, 0, cv2.LINE_AA)
@@ -178,7 +186,10 @@ def person(photo: FacePhoto, w: int, h: int, rng: Rng, avoid: BGR | None = None)
     head_colour = np.zeros((h, w, 3), np.float32)
     x0, y0, x1, y1 = max(ox, 0), max(oy, 0), min(ox + sw, w), min(oy + sh, h)
     if x0 < x1 and y0 < y1:
-        head[y0:y1, x0:x1] = _head_mask(sw, sh)[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
+        mask = _head_mask(sw, sh)
+        if oval:
+            mask = mask * _oval_mask(sw, sh, (fx1, fy1, fx2, fy2))
+        head[y0:y1, x0:x1] = mask[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
         head_colour[y0:y1, x0:x1] = image[y0 - oy : y1 - oy, x0 - ox : x1 - ox]
     colour[:] = head_colour * head[..., None] + colour * (1.0 - head[..., None])
     alpha[:] = head + alpha * (1.0 - head)
@@ -205,6 +216,17 @@ def _head_mask(w: int, h: int) -> np.ndarray:
     v = np.abs(np.linspace(-1.0, 1.0, h, dtype=np.float32))[:, None]
     r = (u**3 + v**3) ** (1 / 3)
     return np.clip((1.0 - r) / 0.12, 0.0, 1.0)
+
+
+def _oval_mask(w: int, h: int, face: Box) -> np.ndarray:
+    """A feathered oval around ``face`` (fractions of the photo): forehead and chin kept."""
+    x1, y1, x2, y2 = face
+    # Wide and tall enough for the hair above the face box (it runs hairline to chin).
+    cx, cy = (x1 + x2) / 2 * w, ((y1 + y2) / 2 - 0.1 * (y2 - y1)) * h
+    ax, ay = 0.68 * (x2 - x1) * w, 0.78 * (y2 - y1) * h
+    u = (np.arange(w, dtype=np.float32)[None, :] - cx) / max(ax, 1.0)
+    v = (np.arange(h, dtype=np.float32)[:, None] - cy) / max(ay, 1.0)
+    return np.clip((1.0 - np.sqrt(u * u + v * v)) / 0.12, 0.0, 1.0)
 
 
 def _over(colour: np.ndarray, alpha: np.ndarray, mask: np.ndarray, paint: np.ndarray) -> None:

@@ -25,6 +25,14 @@ _REGULAR = ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf", "arial.
 _BOLD = ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "Arial Bold.ttf", "arialbd.ttf", "segoeuib.ttf",
          "NotoSans-Bold.ttf")
 _ELLIPSIS = "..."
+# The apps' own UI fonts where a system has them, then look-alikes: Zoom and Teams draw
+# with the system's sans (Helvetica / SF on macOS, Segoe UI on Windows), Meet with Google
+# Sans / Roboto. Any missing family falls back to the default list above.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "helvetica": ("Helvetica.ttc", "NimbusSans-Regular.otf", "NimbusSans-Regular", "Arial.ttf", "arial.ttf"),
+    "segoe": ("segoeui.ttf", "SegoeUI.ttf", "selawk.ttf", "NimbusSans-Regular.otf", "NimbusSans-Regular"),
+    "roboto": ("GoogleSans-Regular.ttf", "Roboto-Regular.ttf", "NotoSans-Regular.ttf"),
+}
 
 
 @cache
@@ -44,10 +52,24 @@ def _font_name(bold: bool) -> str | None:
 
 
 @cache
-def _font(px: int, bold: bool) -> Any:
+def _family_name(family: str) -> str | None:
     from PIL import ImageFont
 
-    return ImageFont.truetype(_font_name(bold), px)
+    for name in FAMILIES.get(family, ()):
+        try:
+            ImageFont.truetype(name, 12)
+        except OSError:
+            continue
+        return name
+    return None
+
+
+@cache
+def _font(px: int, bold: bool, family: str | None = None) -> Any:
+    from PIL import ImageFont
+
+    name = _family_name(family) if family and not bold else None
+    return ImageFont.truetype(name or _font_name(bold), px)
 
 
 def truetype_available() -> bool:
@@ -68,11 +90,12 @@ def _cv2_params(px: int, bold: bool) -> tuple[int, float, int]:
     return face, scale, max(1, round(scale * (2.0 if bold else 1.4)))
 
 
-def text_size(text: str, px: int, bold: bool = False) -> tuple[int, int]:
-    """(width, line height) of ``text`` drawn ``px`` pixels tall (ascender to descender)."""
+def text_size(text: str, px: int, bold: bool = False, family: str | None = None) -> tuple[int, int]:
+    """(width, line height) of ``text`` drawn ``px`` pixels tall (ascender to descender);
+    ``family`` picks one of ``FAMILIES`` where the system has it."""
     text = drawable(text)
     if truetype_available():
-        font = _font(px, bold)
+        font = _font(px, bold, family)
         ascent, descent = font.getmetrics()
         return int(np.ceil(font.getlength(text))), ascent + descent
     face, scale, thick = _cv2_params(px, bold)
@@ -80,25 +103,25 @@ def text_size(text: str, px: int, bold: bool = False) -> tuple[int, int]:
     return w, h + base
 
 
-def fit_text(text: str, px: int, max_width: int, bold: bool = False) -> str:
+def fit_text(text: str, px: int, max_width: int, bold: bool = False, family: str | None = None) -> str:
     """``text``, cut and ended with "..." where it is wider than ``max_width`` (as apps do)."""
     text = drawable(text)
-    if text_size(text, px, bold)[0] <= max_width:
+    if text_size(text, px, bold, family)[0] <= max_width:
         return text
     for n in range(len(text) - 1, 0, -1):
         cut = text[:n].rstrip() + _ELLIPSIS
-        if text_size(cut, px, bold)[0] <= max_width:
+        if text_size(cut, px, bold, family)[0] <= max_width:
             return cut
     return _ELLIPSIS
 
 
-def _mask(text: str, px: int, bold: bool) -> np.ndarray:
-    w, h = text_size(text, px, bold)
+def _mask(text: str, px: int, bold: bool, family: str | None = None) -> np.ndarray:
+    w, h = text_size(text, px, bold, family)
     if truetype_available():
         from PIL import Image, ImageDraw
 
         im = Image.new("L", (w + 2, h))
-        ImageDraw.Draw(im).text((0, 0), text, fill=255, font=_font(px, bold))
+        ImageDraw.Draw(im).text((0, 0), text, fill=255, font=_font(px, bold, family))
         return np.asarray(im, np.float32) / 255.0
     face, scale, thick = _cv2_params(px, bold)
     (_, th), _ = cv2.getTextSize(text, face, scale, thick)
@@ -120,11 +143,11 @@ def blend(image: np.ndarray, mask: np.ndarray, x: int, y: int, colour: BGR, alph
 
 
 def draw_text(image: np.ndarray, text: str, x: int, y: int, px: int, colour: BGR, *, bold: bool = False,
-              alpha: float = 1.0) -> None:
+              alpha: float = 1.0, family: str | None = None) -> None:
     """Draw ``text`` with the top of its line box at (x, y)."""
     text = drawable(text)
     if text:
-        blend(image, _mask(text, px, bold), x, y, colour, alpha)
+        blend(image, _mask(text, px, bold, family), x, y, colour, alpha)
 
 
 def fill_rounded(image: np.ndarray, rect: tuple[int, int, int, int], radius: int, colour: BGR,
