@@ -284,7 +284,8 @@ class LiveEngine:
         faces = result.faces if age <= self.options.stale_after_s else Faces.empty()
         hidden = result.hidden if age <= self.options.stale_after_s else Faces.empty()
         alerts = self.alerts() if self.alerts is not None else Alerts()
-        return ViewState(faces, mood, self.history.series(), age, self.options.anonymous, self.status, hidden, alerts)
+        return ViewState(faces, mood, self.history.series(), age, self.options.anonymous, self.status, hidden, alerts,
+                         layout=result.layout)
 
 
 def _yield_to_output(niceness: int = 10) -> None:

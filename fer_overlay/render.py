@@ -1,16 +1,20 @@
 """Pure drawing of faces: every annotator returns a new image and leaves its input alone.
 
-Sizes scale with the image height so labels stay legible after a meeting app shrinks
-the feed to 720p (a 720p frame gets ~14 px text, the smallest Zoom keeps readable).
+Face captions are placed by :mod:`fer_overlay.captions` (inside the tile, off the app's
+name label and off the eyes and mouth, sized to the tile but legible at 720p). Drawing
+works on small uint8 regions only: it runs in the 30 fps output thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from .captions import CAP_UNITS, FONT, Box, Caption, CaptionText, assumed_tile_height, face_region, place_caption
+from .layout import Tile
 from .types import LABELS, Emotion, Faces
 
 # BGR; hues chosen to be told apart by most colour-blind viewers (blue/orange axis for valence).
@@ -24,7 +28,6 @@ EMOTION_COLOURS: dict[str, tuple[int, int, int]] = {
     Emotion.DISGUST.value: (40, 130, 110),
     Emotion.UNKNOWN.value: (130, 130, 130),
 }
-FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,17 @@ class RenderStyle:
         # 720p: 15 px capitals, 2 px strokes; still readable when a meeting app shows the
         # shared camera at half size.
         return 0.65 * unit, max(1, round(2 * unit)), max(2, round(4 * unit))
+
+    def max_cap_px(self, image_height: int) -> int:
+        """The largest caption capital height: what a big tile (speaker view, 4 tiles) gets."""
+        return round(self.metrics(image_height)[0] * CAP_UNITS)
+
+
+def _darken(image: np.ndarray, box: Box) -> None:
+    """Darken box to 3/8 in place, in uint8 (shifts, no float copy), so white text reads on any video."""
+    x1, y1, x2, y2 = box
+    roi = image[y1:y2, x1:x2]
+    roi[:] = (roi >> 2) + (roi >> 3)
 
 
 def text_block(
@@ -57,8 +71,7 @@ def text_block(
     y0 = y - h if anchor_bottom else y
     x = int(np.clip(x, 0, max(0, image.shape[1] - w)))
     y0 = int(np.clip(y0, 0, max(0, image.shape[0] - h)))
-    roi = image[y0 : y0 + h, x : x + w]
-    roi[:] = (roi * 0.35).astype(np.uint8)
+    _darken(image, (x, y0, x + w, y0 + h))
     cv2.rectangle(image, (x, y0), (x + w - 1, y0 + h - 1), colour, 1, cv2.LINE_AA)
     for i, t in enumerate(lines):
         base = y0 + pad + line_h * (i + 1) - pad // 2 - 2
@@ -66,32 +79,73 @@ def text_block(
     return x, y0, w, h
 
 
-def face_caption(faces: Faces, i: int, style: RenderStyle) -> list[str]:
-    label = faces.labels[i]
-    lines = []
-    if style.show_names and faces.name[i]:
-        lines.append(str(faces.name[i]))
-    conf = ""
+def caption_text(faces: Faces, i: int, style: RenderStyle) -> CaptionText:
+    conf = None
     if style.show_confidence and faces.emotion[i] >= 0:
-        conf = f" {faces.probs[i, faces.emotion[i]] * 100:.0f}%"
-    ident = f"#{faces.track_id[i]} " if style.show_track_ids and faces.track_id[i] >= 0 else ""
-    lines.append(f"{ident}{label}{conf}")
-    return lines
+        conf = round(float(faces.probs[i, faces.emotion[i]]) * 100)
+    ident = f"#{faces.track_id[i]}" if style.show_track_ids and faces.track_id[i] >= 0 else ""
+    name = str(faces.name[i]) if style.show_names and faces.name[i] else None
+    return CaptionText(faces.labels[i], name, conf, ident)
 
 
-def annotate_faces(scene: np.ndarray, faces: Faces, style: RenderStyle = RenderStyle()) -> np.ndarray:
-    """Boxes coloured by emotion, a caption (name, emotion, confidence) and a bar of the
-    probability distribution under each face."""
+def captions_for(
+    faces: Faces, frame_size: tuple[int, int], style: RenderStyle = RenderStyle(), tiles: Sequence[Tile] = (),
+    labels: Sequence[Box | None] = (),
+) -> tuple[Caption | None, ...]:
+    """Where each face's caption goes (None: its tile is too small for text). ``tiles`` are the
+    gallery's tiles in this image's pixels, matched to faces by ``Faces.tile``; a face without
+    one gets :func:`~fer_overlay.captions.face_region`. ``labels`` are the app's name-label
+    boxes per face where known."""
+    by_index = {t.index: t.xyxy for t in tiles}
+    max_cap = style.max_cap_px(frame_size[1])
+    regions = [by_index.get(int(t)) for t in faces.tile.tolist()]
+    loose = [i for i, r in enumerate(regions) if r is None]
+    # Faces without a tile are sized as one gallery (the median face), not each by its own size.
+    basis = float(np.median(faces.xyxy[loose, 3] - faces.xyxy[loose, 1])) if loose else 0.0
+    out = []
+    for i, region in enumerate(regions):
+        height = None if region is not None else assumed_tile_height(basis)
+        if region is None:
+            region = face_region(i, faces.xyxy, frame_size)
+        label = labels[i] if i < len(labels) else None
+        bar = style.show_confidence and bool(np.isfinite(faces.probs[i]).all())
+        out.append(place_caption(caption_text(faces, i, style), faces.xyxy[i].tolist(), faces.landmarks[i], region,
+                                 frame_size, label, bar, max_cap, height))
+    return tuple(out)
+
+
+def annotate_faces(
+    scene: np.ndarray, faces: Faces, style: RenderStyle = RenderStyle(), tiles: Sequence[Tile] = (),
+    labels: Sequence[Box | None] = (),
+) -> np.ndarray:
+    """Boxes coloured by emotion and, inside each face's tile, a caption (name, emotion,
+    confidence) over a bar of the probability distribution. See :func:`captions_for`."""
     out = scene.copy()
-    _, thick, pad = style.metrics(out.shape[0])
-    for i in range(len(faces)):
+    h, w = out.shape[:2]
+    for i, caption in enumerate(captions_for(faces, (w, h), style, tiles, labels)):
         x1, y1, x2, y2 = (round(float(v)) for v in faces.xyxy[i])
         colour = EMOTION_COLOURS[faces.labels[i]]
-        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick + 1, cv2.LINE_AA)
-        text_block(out, face_caption(faces, i, style), (x1, y1 - 2), colour, style)
-        if style.show_confidence and np.isfinite(faces.probs[i]).all():
-            distribution_bar(out, faces.probs[i], (x1, y2 + 2, max(x2 - x1, 8 * pad), max(4, pad + 2)))
+        # The box's stroke follows the caption size: 4 px strokes would bury a 49-tile face.
+        thick = max(1, round(caption.cap_px / 8)) if caption else 1
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick, cv2.LINE_AA)
+        if caption is not None:
+            draw_caption(out, caption, colour, faces.probs[i])
     return out
+
+
+def draw_caption(image: np.ndarray, caption: Caption, colour: tuple[int, int, int], probs: np.ndarray) -> None:
+    """Draw a placed caption in place (callers own `image`): a dark plate edged in the
+    emotion's colour, white text, and the probability bar when the caption has one."""
+    x1, y1, x2, y2 = caption.box
+    _darken(image, caption.box)
+    cv2.rectangle(image, (x1, y1), (x2 - 1, y2 - 1), colour, 1)
+    for line, base in zip(caption.lines, caption.baselines(), strict=True):
+        cv2.putText(image, line, (x1 + caption.pad, base), FONT, caption.scale, (255, 255, 255), caption.thickness,
+                    cv2.LINE_AA)
+    bar = caption.bar
+    if bar is not None and np.isfinite(probs).all():
+        bx1, by1, bx2, by2 = bar
+        distribution_bar(image, probs, (bx1, by1, bx2 - bx1, by2 - by1))
 
 
 def distribution_bar(image: np.ndarray, probs: np.ndarray, rect: tuple[int, int, int, int]) -> None:
@@ -99,7 +153,8 @@ def distribution_bar(image: np.ndarray, probs: np.ndarray, rect: tuple[int, int,
     x, y, w, h = rect
     if y + h > image.shape[0]:
         y = max(0, image.shape[0] - h)
-    edges = np.concatenate([[0.0], np.cumsum(probs)]) * w
+    # Normalised so a smoothed distribution that sums to 0.98 or 1.02 still fills exactly w.
+    edges = np.concatenate([[0.0], np.cumsum(probs)]) / max(float(np.sum(probs)), 1e-6) * w
     for j, label in enumerate(LABELS):
         a, b = round(x + edges[j]), round(x + edges[j + 1])
         if b > a:

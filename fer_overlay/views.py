@@ -13,6 +13,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
+from .layout import Layout, LayoutKind, Tile
 from .mood import ClassMood
 from .render import EMOTION_COLOURS, FONT, RenderStyle, annotate_faces, blur_faces, text_block
 from .types import LABELS, Faces
@@ -62,6 +63,9 @@ class ViewState:
     status: str = ""  # e.g. "source lost, retrying"
     hidden: Faces = field(default_factory=Faces.empty)  # opted-out students: always pixelated
     alerts: Alerts = field(default_factory=Alerts)
+    # The gallery's tiles (in captured pixels), so captions stay inside each face's tile;
+    # None or a "none" layout: captions use a region around each face instead.
+    layout: Layout | None = None
 
 
 def fit(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float, tuple[int, int]]:
@@ -82,16 +86,30 @@ def transform_faces(faces: Faces, scale: float, offset: tuple[int, int]) -> Face
     return faces.with_(xyxy=faces.xyxy * scale + shift, landmarks=faces.landmarks * scale + shift[:2])
 
 
+def transform_tiles(layout: Layout | None, scale: float, offset: tuple[int, int]) -> tuple[Tile, ...]:
+    """The layout's tiles in output pixels; none without a tile grid."""
+    if layout is None or layout.kind is LayoutKind.NONE:
+        return ()
+    dx, dy = offset
+    out = []
+    for t in layout.tiles:
+        x1, y1 = round(t.x * scale) + dx, round(t.y * scale) + dy
+        x2, y2 = round((t.x + t.w) * scale) + dx, round((t.y + t.h) * scale) + dy
+        out.append(Tile(t.index, x1, y1, x2 - x1, y2 - y1))
+    return tuple(out)
+
+
 def gallery(image: np.ndarray, state: ViewState, size: tuple[int, int], style: RenderStyle) -> np.ndarray:
     canvas, scale, offset = fit(image, size)
     faces = transform_faces(state.faces, scale, offset)
+    tiles = transform_tiles(state.layout, scale, offset)
     if len(state.hidden):
         canvas = blur_faces(canvas, transform_faces(state.hidden, scale, offset))
     if state.anonymous:
         canvas = blur_faces(canvas, faces)
         faces = faces.with_(name=(None,) * len(faces))
         style = RenderStyle(show_names=False, show_confidence=style.show_confidence, text_scale=style.text_scale)
-    return annotate_faces(canvas, faces, style)
+    return annotate_faces(canvas, faces, style, tiles)
 
 
 def summary_card(state: ViewState, size: tuple[int, int], style: RenderStyle) -> np.ndarray:

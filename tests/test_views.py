@@ -115,7 +115,8 @@ def test_live_alerts_name_who_needs_attention_and_recent_turns() -> None:
     from fer_overlay.pipeline import Analysis
 
     insight = ClassInsight(InsightOptions(attention_after_s=10))
-    sad = faces(("Ben Carter",)).with_(emotion=np.array([4], np.int8))
+    # The student key is set by identity in the pipeline; here it is given.
+    sad = faces(("Ben Carter",)).with_(emotion=np.array([4], np.int8), student=("ben carter",))
     for t in range(0, 16):
         analysis = Analysis(t, float(t), sad, None, True, {}, Faces.empty())
         insight.add(analysis, class_mood(sad, None, float(t)))

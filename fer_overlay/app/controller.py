@@ -296,7 +296,7 @@ def live_alerts(insight: ClassInsight, now: float, turn_shown_s: float = 30.0, l
         ago = now - insight.start - insight.turns[-1]
         if 0 <= ago <= turn_shown_s:
             class_lines = (f"class mood turned {ago:.0f} s ago",)
-    students = tuple(f"{a.student}: {a.reason} for {a.since_s:.0f} s" for a in insight.attention(now)[:limit])
+    students = tuple(f"{a.name or a.student}: {a.reason} for {a.since_s:.0f} s" for a in insight.attention(now)[:limit])
     return Alerts(class_lines, students)
 
 

@@ -81,7 +81,7 @@ def analyze_file(pipeline: GalleryPipeline, path: Path, annotated: Path | None, 
                 analyses.append(result)
                 if annotated is None:
                     continue
-                drawn = annotate_faces(frame.image, result.faces, style)
+                drawn = annotate_faces(frame.image, result.faces, style, result.layout.tiles)
                 if is_image(path):
                     _write_image(annotated, drawn)
                 else:
