@@ -85,18 +85,22 @@ def union(tile_faces: Faces, frame_faces: Faces, same_face_iou: float) -> Faces:
 
 
 def search_faces(detector: FaceDetector, image: np.ndarray, layout: Layout, options: FaceSearchOptions,
-                 full_frame: bool = True) -> Faces:
+                 full_frame: bool = True, frame_faces: Faces | None = None) -> Faces:
     """Faces in the frame, each with its tile index (-1 outside every tile).
 
     `full_frame=False` skips the whole-frame pass (the caller runs it on a slower cadence);
-    without a tile grid the whole-frame pass always runs, since it is the only one.
+    `frame_faces` is that pass's result when the caller already has it (it found the
+    layout with it). Without a tile grid the whole-frame pass always runs: it is the only one.
     """
+    whole = frame_faces
+    if whole is None and (full_frame or layout.kind is LayoutKind.NONE):
+        whole = detect_full_frame(detector, image, options)
     if layout.kind is LayoutKind.NONE:
-        faces = detect_full_frame(detector, image, options)
+        faces = whole if whole is not None else Faces.empty()
     else:
         faces = detect_in_tiles(detector, image, layout.tiles, options)
-        if full_frame:
-            faces = union(faces, detect_full_frame(detector, image, options), options.same_face_iou)
+        if whole is not None:
+            faces = union(faces, whole, options.same_face_iou)
     return faces.with_(tile=layout.tile_of(faces.centers))
 
 

@@ -16,6 +16,10 @@ from enum import Enum
 import cv2
 import numpy as np
 
+from .types import Faces
+
+Rect = tuple[int, int, int, int]  # x, y, w, h
+
 
 class LayoutKind(str, Enum):
     GRID = "grid"
@@ -45,10 +49,20 @@ class Layout:
     tiles: tuple[Tile, ...]
     frame_size: tuple[int, int]  # (w, h)
     background: tuple[int, int, int] | None = None
+    # Small tiles floating over a tile (the self-view inset): not part of the class.
+    insets: tuple[Tile, ...] = ()
 
     @classmethod
     def whole_frame(cls, width: int, height: int) -> Layout:
         return cls(LayoutKind.NONE, (Tile(0, 0, 0, width, height),), (width, height))
+
+    def in_inset(self, points: np.ndarray) -> np.ndarray:
+        """(N,) bool: which (x, y) points lie on a floating inset (the self-view)."""
+        out = np.zeros(len(points), bool)
+        for t in self.insets:
+            x, y = points[:, 0], points[:, 1]
+            out |= (x >= t.x) & (x < t.x + t.w) & (y >= t.y) & (y < t.y + t.h)
+        return out
 
     def tile_of(self, points: np.ndarray) -> np.ndarray:
         """Tile index for each (x, y) point; -1 outside every tile or without a grid."""
@@ -65,11 +79,15 @@ class Layout:
 
 @dataclass(frozen=True)
 class LayoutOptions:
-    colour_tolerance: int = 6  # gaps are drawn flat; video content rarely matches within this
+    # How far a gap pixel may be from the canvas colour. Gaps are drawn flat, but JPEG and
+    # video coding smear them; a loose tolerance in turn eats dark video at tile edges. So
+    # each canvas colour is tried at both, and the better tiling wins.
+    colour_tolerances: tuple[int, ...] = (6, 12)
     min_tile_fraction: float = 0.004  # of the frame area: 49 tiles at 1080p are ~2% each
     min_fill: float = 0.93  # region area / bounding-box area
     size_tolerance: float = 0.04  # relative spread of tile sizes within a grid
     analysis_width: int = 960  # work on a downscaled copy; gaps of >=2 px survive 2x
+    canvas_candidates: int = 3  # flat colours tried as the canvas besides the frame border's
 
 
 def _background_colour(small: np.ndarray) -> np.ndarray:
@@ -80,12 +98,37 @@ def _background_colour(small: np.ndarray) -> np.ndarray:
     return border[keys == mode].mean(axis=0)
 
 
-def _rects(small: np.ndarray, bg: np.ndarray, opts: LayoutOptions) -> list[tuple[int, int, int, int]]:
-    diff = np.abs(small.astype(np.int16) - bg.astype(np.int16)).max(axis=2)
+def _gap_lines(small: np.ndarray, bg: np.ndarray, tol: int, reach: int = 3) -> np.ndarray:
+    """Pixels on a thin, long, straight line (up to 2 * reach - 1 px wide) nearer `bg` than both sides.
+
+    Long and straight: a gap runs the length of a tile, while thin dark lines inside a video
+    (a hair, a cable, a door frame's shadow) are short or bent, and must not cut a tile.
+    """
+    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.int16)
+    target = round(float(np.dot(bg[::-1], (0.299, 0.587, 0.114))))  # the canvas's grey (bg is BGR)
+    dist = np.abs(grey - target)
+    near = dist <= 4 * tol
+    length = max(9, round(0.04 * max(grey.shape)))
+    out = np.zeros(grey.shape, bool)
+    for axis, kernel in ((0, np.ones((1, length), np.uint8)), (1, np.ones((length, 1), np.uint8))):
+        before = np.roll(dist, reach, axis=axis)
+        after = np.roll(dist, -reach, axis=axis)
+        line = (near & (before > dist + tol) & (after > dist + tol)).astype(np.uint8)
+        out |= cv2.morphologyEx(line, cv2.MORPH_OPEN, kernel).astype(bool)
+    return out
+
+
+def _rects(small: np.ndarray, bg: np.ndarray, tol: int, opts: LayoutOptions) -> list[Rect]:
+    lo = np.clip(bg - tol, 0, 255).astype(np.uint8).tolist()
+    hi = np.clip(bg + tol, 0, 255).astype(np.uint8).tolist()
     # No morphology here: at analysis scale real gaps can be 2 px wide, and closing
     # would bridge them. Holes inside tiles are handled per region below.
-    content = (diff > opts.colour_tolerance).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(content, connectivity=4)
+    content = cv2.inRange(small, np.array(lo), np.array(hi)) == 0
+    # JPEG and video coding smear a 2-3 px gap into its neighbours, so its pixels drift out
+    # of the tolerance. The gap is still a thin line nearer the canvas colour than the
+    # tiles on both sides of it: such pixels count as canvas too.
+    content &= ~_gap_lines(small, bg, tol)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(content.astype(np.uint8), connectivity=4)
     area_min = opts.min_tile_fraction * small.shape[0] * small.shape[1]
     rects = []
     for i in range(1, n):
@@ -121,8 +164,89 @@ def _order(rects: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, 
     return [r for row in rows for r in sorted(row, key=lambda r: r[0])]
 
 
-def find_layout(image: np.ndarray, options: LayoutOptions = LayoutOptions()) -> Layout:
-    """Tiles of a gallery screenshot (BGR), in reading order, in input pixels."""
+def _split_nested(rects: list[Rect]) -> tuple[list[Rect], list[Rect]]:
+    """(tiles, insets). Tiles never hold tiles: a rectangle around two or more others is the
+    app window or a panel, and is dropped. A rectangle inside exactly one other is a
+    floating inset over a tile (the self-view), and the tile under it stays a tile.
+    """
+    def inside(a: Rect, b: Rect) -> bool:
+        return a != b and a[0] >= b[0] and a[1] >= b[1] and a[0] + a[2] <= b[0] + b[2] and a[1] + a[3] <= b[1] + b[3]
+
+    holds = {r: [o for o in rects if inside(o, r)] for r in rects}
+    kept = [r for r in rects if len(holds[r]) <= 1]
+    insets = [r for r in kept if any(r in holds[o] and len(holds[o]) == 1 for o in kept)]
+    return [r for r in kept if r not in insets], insets
+
+
+def _flat_colours(small: np.ndarray, count: int) -> list[np.ndarray]:
+    """The most common colours of flat pixels: gallery canvases and tile gaps are among them."""
+    sample = small[::2, ::2]  # every other pixel is plenty to rank colours, at a quarter of the cost
+    grey = cv2.cvtColor(sample, cv2.COLOR_BGR2GRAY)
+    edges = cv2.add(cv2.absdiff(grey[1:-1, 2:], grey[1:-1, :-2]), cv2.absdiff(grey[2:, 1:-1], grey[:-2, 1:-1]))
+    pixels = sample[1:-1, 1:-1][edges <= 2]
+    if not len(pixels):
+        return []
+    quant = (pixels >> 3).astype(np.int32)
+    keys = quant[:, 0] * 1024 + quant[:, 1] * 32 + quant[:, 2]
+    counts = np.bincount(keys, minlength=32 * 32 * 32)
+    top = np.argsort(-counts)[:count]
+    return [pixels[keys == k].mean(axis=0) for k in top if counts[k]]
+
+
+def _tile_shaped(rects: list[tuple[int, int, int, int]], frame_h: int) -> list[tuple[int, int, int, int]]:
+    """Drop bars that are no tiles: an app's title bar, toolbar or a label strip."""
+    return [r for r in rects if 0.25 <= r[2] / max(r[3], 1) <= 4.0 and r[3] >= 0.03 * frame_h]
+
+
+def _classify(rects: list[Rect], frame_area: int, options: LayoutOptions, insets: int = 0) -> LayoutKind:
+    """GRID when most tiles share one size, SPEAKER for one big tile with small ones.
+
+    "Most", not all: a tile with the active-speaker border is a few pixels larger, and a
+    pillarboxed 4:3 or phone video loses its bars to the canvas and looks narrower.
+    """
+    if not rects:
+        return LayoutKind.NONE
+    wh = np.array([(rw, rh) for _, _, rw, rh in rects], np.float64)
+    areas = wh.prod(axis=1)
+    median = np.median(areas)
+    tol = options.size_tolerance * 2.5
+    same = (np.abs(wh / np.median(wh, axis=0) - 1) <= tol).all(axis=1)
+    if len(rects) >= 2 and same.mean() >= 0.75 and areas.max() <= 2 * median:
+        return LayoutKind.GRID
+    one_big_tile = len(rects) >= 2 and areas.max() > 4 * median
+    # One tile: a speaker view if it leaves room around it, or carries a floating self-view.
+    one_inset_tile = len(rects) == 1 and (areas[0] < 0.9 * frame_area or insets > 0)
+    return LayoutKind.SPEAKER if one_big_tile or one_inset_tile else LayoutKind.NONE
+
+
+def _score(kind: LayoutKind, rects: list[tuple[int, int, int, int]], centres: np.ndarray | None) -> float:
+    """How well a candidate tiling explains the frame: its tiles, and the faces inside them.
+
+    A face outside every tile, or two faces in one tile (two tiles merged into one), counts
+    against it; without faces the tile count decides.
+    """
+    if kind is LayoutKind.NONE:
+        return 0.0
+    score = float(len(rects)) + (0.5 if kind is LayoutKind.GRID else 0.0)
+    if centres is None or not len(centres):
+        return score
+    x, y = centres[:, 0:1], centres[:, 1:2]
+    r = np.array(rects, np.float64).reshape(-1, 4)
+    inside = (x >= r[:, 0]) & (x < r[:, 0] + r[:, 2]) & (y >= r[:, 1]) & (y < r[:, 1] + r[:, 3])
+    explained = int(inside.any(axis=1).sum())
+    crowded = int((inside.sum(axis=0) > 1).sum())
+    return score + 3.0 * explained - 3.0 * (len(centres) - explained) - 3.0 * crowded
+
+
+def find_layout(image: np.ndarray, options: LayoutOptions = LayoutOptions(), faces: Faces | None = None) -> Layout:
+    """Tiles of a gallery screenshot (BGR), in reading order, in input pixels.
+
+    Tiles are drawn on a flat canvas whose colour shows in the gaps between them. Which
+    colour that is cannot be read off the frame border when the capture includes the app
+    window's chrome, a desktop or a panel, so the border's colour and the most common flat
+    colours are each tried as the canvas, and the tiling that best explains the frame (and
+    `faces`, when given: every face in one tile, one face per tile) is kept.
+    """
     h, w = image.shape[:2]
     if h < 16 or w < 16:
         return Layout.whole_frame(w, h)
@@ -130,91 +254,64 @@ def find_layout(image: np.ndarray, options: LayoutOptions = LayoutOptions()) -> 
     small = image
     if factor < 1.0:
         small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
-    bg = _background_colour(small)
-    rects = _order(_rects(small, bg, options))
-    if not rects:
+    if small.ndim == 2:
+        small = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+    centres = faces.centers * factor if faces is not None and len(faces) else None
+    candidates = [_background_colour(small), *_flat_colours(small, options.canvas_candidates)]
+    best: tuple[float, LayoutKind, list[Rect], list[Rect], np.ndarray] | None = None
+    tried: list[tuple[np.ndarray, int]] = []
+    tries = [(bg, tol) for bg in candidates for tol in options.colour_tolerances]
+    for bg, tol in tries:
+        if any(np.abs(bg - t).max() <= min(options.colour_tolerances) and tol == t_tol for t, t_tol in tried):
+            continue
+        tried.append((bg, tol))
+        rects, insets = _split_nested(_rects(small, bg, tol, options))
+        rects = _order(_tile_shaped(rects, small.shape[0]))
+        kind = _classify(rects, small.shape[0] * small.shape[1], options, len(insets))
+        score = _score(kind, rects, centres)
+        if kind is not LayoutKind.NONE and (best is None or score > best[0]):
+            best = (score, kind, rects, insets, bg)
+    if best is None:
         return Layout.whole_frame(w, h)
-    areas = np.array([rw * rh for _, _, rw, rh in rects], np.float64)
-    median = np.median(areas)
-    uniform = np.abs(areas / median - 1) <= options.size_tolerance * 2
-    kind = LayoutKind.NONE
-    if len(rects) >= 2 and uniform.mean() >= 0.99:
-        kind = LayoutKind.GRID
-    else:
-        frame_area = small.shape[0] * small.shape[1]
-        one_big_tile = len(rects) >= 2 and areas.max() > 4 * median
-        one_inset_tile = len(rects) == 1 and areas[0] < 0.9 * frame_area
-        if one_big_tile or one_inset_tile:
-            kind = LayoutKind.SPEAKER
-    if kind is LayoutKind.NONE:
-        return Layout.whole_frame(w, h)
+    _, kind, rects, insets, bg = best
     inv = 1.0 / factor
-    tiles = tuple(
-        Tile(i, round(x * inv), round(y * inv), min(w, round((x + rw) * inv)) - round(x * inv),
-             min(h, round((y + rh) * inv)) - round(y * inv))
-        for i, (x, y, rw, rh) in enumerate(rects)
-    )
-    return Layout(kind, tiles, (w, h), tuple(int(c) for c in bg))  # type: ignore[arg-type]
+
+    def full_size(i: int, x: int, y: int, rw: int, rh: int) -> Tile:
+        x0, y0 = round(x * inv), round(y * inv)
+        return Tile(i, x0, y0, min(w, round((x + rw) * inv)) - x0, min(h, round((y + rh) * inv)) - y0)
+
+    tiles = tuple(full_size(i, *r) for i, r in enumerate(rects))
+    floating = tuple(full_size(i, *r) for i, r in enumerate(insets))
+    return Layout(kind, tiles, (w, h), tuple(int(c) for c in bg), floating)  # type: ignore[arg-type]
 
 
-def same_tiles(old: Layout, new: Layout, tolerance: float = 0.02) -> bool:
-    """The same tile grid, allowing the few-pixel wobble of a rescaled or recompressed frame.
+def layout_holds(image: np.ndarray, layout: Layout, tolerance: int = 12, min_share: float = 0.85) -> bool:
+    """Whether the canvas still shows just outside every tile: the cheap check before a new search.
 
-    Tolerance is a fraction of the frame's long side, so it means the same at 720p and 4K.
+    A full search tries several canvas colours over the whole frame; in a live gallery the
+    tiles stay put for minutes, so the search runs only when the gaps around the known tiles
+    no longer have the canvas colour (tiles moved, a participant joined, the view changed).
     """
-    if old.kind != new.kind or len(old.tiles) != len(new.tiles) or old.frame_size != new.frame_size:
+    if layout.kind is LayoutKind.NONE or layout.background is None or image.ndim != 3:
         return False
-    if not old.tiles:
-        return True
-    a = np.array([t.xyxy for t in old.tiles])
-    b = np.array([t.xyxy for t in new.tiles])
-    return bool(np.abs(a - b).max() <= tolerance * max(old.frame_size))
-
-
-@dataclass(frozen=True)
-class StableLayoutOptions:
-    confirmations: int = 2  # consecutive searches a new layout must win before it is adopted
-    tolerance: float = 0.02  # see same_tiles
-
-    def __post_init__(self) -> None:
-        if self.confirmations < 1:
-            raise ValueError(f"confirmations must be >= 1, got {self.confirmations}")
-        if not 0.0 <= self.tolerance < 0.5:
-            raise ValueError(f"tolerance must be in [0, 0.5), got {self.tolerance}")
-
-
-class StableLayout:
-    """The gallery layout over time, with hysteresis.
-
-    One odd search (a JPEG-noisy frame, a speaker border flashing on, a frame captured
-    mid-animation) must not flip the layout: tracks, names and captions all hang off it.
-    A different layout is adopted only after it has been found `confirmations` times in a
-    row; a change of frame size is adopted at once (the source itself changed).
-    """
-
-    def __init__(self, options: StableLayoutOptions | None = None) -> None:
-        self.options = options or StableLayoutOptions()
-        self.current: Layout | None = None
-        self._pending: Layout | None = None
-        self._pending_count = 0
-
-    def reset(self) -> None:
-        self.current, self._pending, self._pending_count = None, None, 0
-
-    def update(self, found: Layout) -> bool:
-        """Feed one search's result; True when the adopted layout changed."""
-        tol = self.options.tolerance
-        if self.current is None or self.current.frame_size != found.frame_size:
-            self.current, self._pending, self._pending_count = found, None, 0
-            return True
-        if same_tiles(self.current, found, tol):
-            self._pending, self._pending_count = None, 0
-            return False
-        if self._pending is not None and same_tiles(self._pending, found, tol):
-            self._pending_count += 1
-        else:
-            self._pending, self._pending_count = found, 1
-        if self._pending_count >= self.options.confirmations:
-            self.current, self._pending, self._pending_count = found, None, 0
-            return True
+    h, w = image.shape[:2]
+    if (w, h) != layout.frame_size:
         return False
+    bg = np.array(layout.background, np.int16)
+    hits = total = 0
+    for t in layout.tiles:
+        x1, y1, x2, y2 = t.xyxy
+        ring = []
+        if y1 >= 2:
+            ring.append(image[y1 - 2, x1:x2])
+        if y2 + 1 < h:
+            ring.append(image[y2 + 1, x1:x2])
+        if x1 >= 2:
+            ring.append(image[y1:y2, x1 - 2])
+        if x2 + 1 < w:
+            ring.append(image[y1:y2, x2 + 1])
+        for line in ring:
+            near = (np.abs(line.astype(np.int16) - bg).max(axis=1) <= tolerance)
+            hits += int(near.sum())
+            total += len(near)
+    return total > 0 and hits >= min_share * total

@@ -3,7 +3,10 @@
 Running modes follow MediaPipe's: IMAGE treats every call independently; VIDEO and
 LIVE_STREAM keep tracks and smoothing across calls and need increasing timestamps.
 The detector runs every `detect_every` frames (tracks carry the faces in between),
-while every tracked face is classified on every frame.
+while every tracked face is classified on every frame. Detection looks per tile and,
+every `full_frame_every_s`, over the whole frame too (face_search.py), so the layout
+never decides whether a face is found; the layout itself changes only after a new one
+has been seen twice in a row (stable_layout.py).
 """
 
 from __future__ import annotations
@@ -15,18 +18,20 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Protocol
 
-import cv2
 import numpy as np
 
 from .baseline import BaselineOptions, Baselines
+from .camera_off import CameraOffOptions, profile_photos
 from .classify import normalise
 from .crops import CropOptions, crop_faces
 from .detect import DetectorOptions, FaceDetector
 from .errors import InputError
-from .identity import IdentityOptions, IdentityTracker, student_key
-from .layout import Layout, LayoutKind, LayoutOptions, Tile, find_layout
+from .face_search import FaceSearchOptions, detect_full_frame, search_faces
+from .identity import IdentityOptions, IdentityTracker
+from .layout import Layout, LayoutOptions, find_layout, layout_holds
 from .models import Precision
 from .smoothing import EmotionSmoother, SmoothingOptions, readable
+from .stable_layout import StableLayout, StableLayoutOptions
 from .track import Tracker, TrackerOptions
 from .types import NUM_CLASSES, Faces, Frame
 
@@ -48,8 +53,12 @@ class PipelineOptions:
     mode: RunningMode = RunningMode.VIDEO
     detect_every: int = 3  # frames between detector runs (VIDEO / LIVE_STREAM)
     layout_every: int = 15  # frames between gallery-layout searches
-    tile_input_height: int = 128  # each tile is scaled to this height for the detector
-    min_face_fraction: float = 0.08  # of the tile height; smaller hits in a tile are artefacts
+    # Seconds between whole-frame detector passes (VIDEO / LIVE_STREAM; IMAGE always runs
+    # one). It finds faces the tile grid missed; ~150 ms at 1080p, so not every frame.
+    full_frame_every_s: float = 2.0
+    search: FaceSearchOptions = field(default_factory=FaceSearchOptions)
+    stable_layout: StableLayoutOptions = field(default_factory=StableLayoutOptions)
+    camera_off: CameraOffOptions = field(default_factory=CameraOffOptions)
     crop: CropOptions = field(default_factory=CropOptions)
     # Tiles are scaled so faces are large for the detector; a lower threshold then finds
     # 99% of synthetic-gallery faces with no false hits on camera-off tiles or labels.
@@ -64,8 +73,8 @@ class PipelineOptions:
         for name in ("detect_every", "layout_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 32 <= self.tile_input_height <= 1080:
-            raise ValueError(f"tile_input_height must be in [32, 1080], got {self.tile_input_height}")
+        if not 0.0 <= self.full_frame_every_s <= 3600.0:
+            raise ValueError(f"full_frame_every_s must be in [0, 3600], got {self.full_frame_every_s}")
 
 
 @dataclass(frozen=True)
@@ -79,33 +88,8 @@ class Analysis:
     detected: bool  # the detector ran on this frame
     timings_ms: dict[str, float]
     hidden: Faces = field(default_factory=Faces.empty)  # opted-out students: blurred, never analysed
-
-
-def detect_in_tiles(
-    detector: FaceDetector, image: np.ndarray, layout: Layout, tile_height: int, min_face_fraction: float
-) -> Faces:
-    """Detect per tile at a common scale (one batched call per tile size); boxes in image pixels."""
-    if layout.kind is LayoutKind.NONE:
-        faces = detector.detect(image)
-        return faces.with_(tile=np.full(len(faces), -1, np.int32))
-    groups: dict[tuple[int, int], list[Tile]] = {}
-    for t in layout.tiles:
-        groups.setdefault((t.w, t.h), []).append(t)
-    parts = []
-    for (w, h), tiles in groups.items():
-        scale = min(1.0, tile_height / h)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        crops = [cv2.resize(t.crop(image), size, interpolation=cv2.INTER_AREA) for t in tiles]
-        for tile, found in zip(tiles, detector.detect_batch(crops)):
-            if not len(found):
-                continue
-            big = found.sizes >= min_face_fraction * size[1]
-            found = found[np.flatnonzero(big)]
-            inv = 1.0 / scale
-            xyxy = found.xyxy * inv + np.array([tile.x, tile.y, tile.x, tile.y], np.float32)
-            marks = found.landmarks * inv + np.array([tile.x, tile.y], np.float32)
-            parts.append(found.with_(xyxy=xyxy, landmarks=marks, tile=np.full(len(found), tile.index, np.int32)))
-    return Faces.concat(parts)
+    avatars: Faces = field(default_factory=Faces.empty)  # profile photos on camera-off tiles: not classified
+    self_view: Faces = field(default_factory=Faces.empty)  # the local user's floating inset: not a student
 
 
 class GalleryPipeline:
@@ -122,13 +106,15 @@ class GalleryPipeline:
         self.options = options or PipelineOptions()
         self.detector = detector
         self.classifier = classifier
-        self.identity = identity  # None: anonymous, no name is ever read
+        self.identity = identity or IdentityTracker.anonymous()  # anonymous: keys from track ids, no name read
         self.baselines = baselines if self.options.mode is not RunningMode.IMAGE else None
         self.tracker = Tracker(self.options.tracker)
         self.smoother = EmotionSmoother(self.options.smoothing)
-        self._layout: Layout | None = None
+        self._layout = StableLayout(self.options.stable_layout)
         self._frames = 0
         self._last_t: float | None = None
+        self._last_full_frame_t: float | None = None
+        self._avatars = self._self_view = Faces.empty()
 
     @classmethod
     def create(
@@ -152,7 +138,7 @@ class GalleryPipeline:
         options = options or PipelineOptions()
         face_detector = make_detector(detector, providers=providers, threads=threads, options=options.detector)
         classifier = EmotionClassifier(providers=providers, threads=threads, flip_tta=flip_tta, precision=precision)
-        names = IdentityTracker(options=identity) if identity is not None else None
+        names = IdentityTracker.create(identity, providers) if identity is not None else None
         base = None
         if baselines is not None:
             prior = classifier.rest_prior
@@ -164,7 +150,9 @@ class GalleryPipeline:
         self.smoother.reset()
         if self.identity is not None:
             self.identity.reset()
-        self._layout, self._frames, self._last_t = None, 0, None
+        self._layout.reset()
+        self._frames, self._last_t, self._last_full_frame_t = 0, None, None
+        self._avatars = self._self_view = Faces.empty()
 
     def process(self, frame: Frame) -> Analysis:
         opts = self.options
@@ -180,30 +168,48 @@ class GalleryPipeline:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         image_mode = opts.mode is RunningMode.IMAGE
-        if image_mode or self._layout is None or self._frames % opts.layout_every == 0:
-            layout = find_layout(image, opts.layout)
-            if self._layout is not None and _tiles_changed(self._layout, layout):
-                log.info("gallery layout changed: %d -> %d tiles", len(self._layout.tiles), len(layout.tiles))
-                self.tracker.reset()  # tiles moved: old boxes would match other people
-            self._layout = layout
+        if image_mode:
+            self._layout.reset()
+        whole = None
+        if self._layout.current is None:
+            # A screenshot, or a stream's first frame: the whole-frame faces come first and
+            # tell the layout search which tiling explains them (every face in a tile, one
+            # face per tile). Later searches use the tracked faces instead.
+            whole = detect_full_frame(self.detector, image, opts.search)
+        layout, relayout = self._update_layout(image, whole if whole is not None else self.tracker.faces)
         timings["layout"] = _ms(t0)
-        detect_now = image_mode or self._frames % opts.detect_every == 0
+        # A new layout is detected at once, so faces are found where the tiles now are.
+        detect_now = image_mode or relayout or self._frames % opts.detect_every == 0
         t1 = time.perf_counter()
         detections = None
         if detect_now:
-            detections = detect_in_tiles(
-                self.detector, image, self._layout, opts.tile_input_height, opts.min_face_fraction
-            )
+            full = image_mode or relayout or self._full_frame_due(frame.timestamp)
+            detections = search_faces(self.detector, image, layout, opts.search, full_frame=full, frame_faces=whole)
+            if full:
+                self._last_full_frame_t = frame.timestamp
+            # A profile photo has no mood: it leaves the faces before tracking, and its
+            # tile counts as camera off like a tile with no face at all.
+            photo = profile_photos(image, detections, opts.camera_off)
+            self._avatars = detections[np.flatnonzero(photo)]
+            own = layout.in_inset(detections.centers) & ~photo
+            self._self_view = detections[np.flatnonzero(own)]
+            detections = detections[np.flatnonzero(~photo & ~own)]
         timings["detect"] = _ms(t1)
         t2 = time.perf_counter()
         if image_mode:
             tracked = detections if detections is not None else Faces.empty()
         else:
             period = 1 if self._frames == 0 else opts.detect_every
+            if relayout:
+                # Tracks not found again right after a re-layout belong to tiles that moved:
+                # age them past the limit so no box lingers where nobody is any more.
+                period = self.tracker.options.max_missed_frames + 1
             tracked = self.tracker.update(detections, period=period)
+            # Between detections tracks keep their boxes; their tile follows the layout.
+            tracked = tracked.with_(tile=layout.tile_of(tracked.centers))
         hidden = Faces.empty()
         if self.identity is not None:
-            tracked, hidden = self.identity.update(image, self._layout, tracked, frame.timestamp)
+            tracked, hidden = self.identity.update(image, layout, tracked, frame.timestamp, opts.mode.value)
         timings["track"] = _ms(t2)
         t3 = time.perf_counter()
         crops = crop_faces(image, tracked, opts.crop)
@@ -218,24 +224,34 @@ class GalleryPipeline:
         good = readable(crops.side_px, crops.sharpness, opts.smoothing)
         faces = self.smoother.update(tracked, probs, good, frame.timestamp)
         if self.baselines is not None:
-            keys = [student_key(n, int(t)) for n, t in zip(faces.name, faces.track_id)]
-            faces = self.baselines.update(faces, keys, frame.timestamp)
+            faces = self.baselines.update(faces, faces.student, frame.timestamp)
         timings["smooth"] = _ms(t5)
         timings["total"] = _ms(t0)
         self._frames += 1
-        return Analysis(frame.index, frame.timestamp, faces, self._layout, detect_now, timings, hidden)
+        return Analysis(frame.index, frame.timestamp, faces, layout, detect_now, timings, hidden, self._avatars,
+                        self._self_view)
+
+    def _update_layout(self, image: np.ndarray, faces: Faces) -> tuple[Layout, bool]:
+        """(the layout for this frame, whether it just changed). Searched on the first frame
+        and every `layout_every` frames unless the known tiles still hold (a cheap check)."""
+        current = self._layout.current
+        if current is not None and (
+            self._frames % self.options.layout_every != 0 or layout_holds(image, current)
+        ):
+            return current, False
+        changed = self._layout.update(find_layout(image, self.options.layout, faces)) and current is not None
+        new: Layout = self._layout.current  # type: ignore[assignment]
+        if changed:
+            log.info("gallery layout changed: %s %d -> %s %d tiles", current.kind.value, len(current.tiles),  # type: ignore[union-attr]
+                     new.kind.value, len(new.tiles))
+        return new, changed
+
+    def _full_frame_due(self, t: float) -> bool:
+        last = self._last_full_frame_t
+        return last is None or t - last >= self.options.full_frame_every_s
 
     def process_all(self, frames: Sequence[Frame]) -> list[Analysis]:
         return [self.process(f) for f in frames]
-
-
-def _tiles_changed(old: Layout, new: Layout, tolerance_px: int = 4) -> bool:
-    """A real re-layout, not the few-pixel wobble of a rescaled screenshot."""
-    if old.kind != new.kind or len(old.tiles) != len(new.tiles):
-        return True
-    a = np.array([t.xyxy for t in old.tiles])
-    b = np.array([t.xyxy for t in new.tiles])
-    return bool(np.abs(a - b).max() > tolerance_px)
 
 
 def _ms(t0: float) -> float:

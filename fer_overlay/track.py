@@ -144,5 +144,10 @@ class Tracker:
         return out.with_(track_id=np.array([t.id for t in live], np.int64))
 
     @property
+    def faces(self) -> Faces:
+        """The reported tracks as they stand, without advancing a frame."""
+        return self._report()
+
+    @property
     def active_ids(self) -> tuple[int, ...]:
         return tuple(t.id for t in self._tracks)

@@ -8,8 +8,9 @@ import pytest
 
 from fer_overlay.detect import CenterFace, DetectorOptions
 from fer_overlay.face_search import FaceSearchOptions, detect_full_frame, search_faces, union
-from fer_overlay.layout import Layout, LayoutKind, StableLayout, StableLayoutOptions, Tile, find_layout
+from fer_overlay.layout import Layout, LayoutKind, Tile, find_layout
 from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.stable_layout import StableLayout, StableLayoutOptions
 from fer_overlay.synth import GallerySpec, make_gallery
 from fer_overlay.track import iou_matrix
 from fer_overlay.types import Faces, Frame

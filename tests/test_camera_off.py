@@ -1,0 +1,113 @@
+"""Profile photos on camera-off tiles are told apart from live webcam faces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_overlay.camera_off import CameraOffOptions, profile_photos
+from fer_overlay.detect import CenterFace, DetectorOptions
+from fer_overlay.face_search import FaceSearchOptions, detect_full_frame
+from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.synth import GallerySpec, make_gallery
+from fer_overlay.track import iou_matrix
+from fer_overlay.types import Frame
+
+REAL = Path(__file__).parent / "data" / "real_screens"
+
+
+@pytest.fixture(scope="module")
+def detector() -> CenterFace:
+    return CenterFace(threads=2, options=DetectorOptions(score_threshold=0.3))
+
+
+@pytest.fixture(scope="module")
+def webcam_tile() -> np.ndarray:
+    """A live-looking tile (face in a room) cut from a generated gallery."""
+    image, truth = make_gallery(GallerySpec(participants=4, size=(1280, 720), seed=2, camera_off=0.0))
+    x1, y1, x2, y2 = truth.tiles[0].xyxy
+    return image[y1:y2, x1:x2].copy()
+
+
+def canvas(tile: np.ndarray, picture: np.ndarray | None, colour: int, bars: int = 0) -> np.ndarray:
+    """A 2x1 gallery on a black canvas: `tile` as a live video, and a camera-off tile of `colour`."""
+    h, w = tile.shape[:2]
+    out = np.zeros((h + 20, 2 * w + 30, 3), np.uint8)
+    live = tile.copy()
+    if bars:  # a pillarboxed (phone) video: black bars beside the picture
+        live[:, :bars] = 0
+        live[:, -bars:] = 0
+    out[10 : 10 + h, 10 : 10 + w] = live
+    off = np.full((h, w, 3), colour, np.uint8)
+    if picture is not None:
+        side = int(h * 0.55)
+        pic = cv2.resize(picture, (side, side), interpolation=cv2.INTER_AREA)
+        y, x = (h - side) // 2, (w - side) // 2
+        off[y : y + side, x : x + side] = pic
+    out[10 : 10 + h, 20 + w : 20 + 2 * w] = off
+    return out
+
+
+def test_a_picture_on_a_camera_off_tile_is_a_profile_photo_and_the_video_is_not(detector, webcam_tile):
+    h, w = webcam_tile.shape[:2]
+    face_crop = webcam_tile[:, (w - h) // 2 : (w + h) // 2]  # a square "profile picture" of a face
+    for colour in (36, 41, 64):  # Zoom, Teams and Meet tile greys
+        image = canvas(webcam_tile, face_crop, colour)
+        faces = detect_full_frame(detector, image, FaceSearchOptions())
+        assert len(faces) == 2, colour
+        photo = profile_photos(image, faces)
+        on_right = faces.centers[:, 0] > image.shape[1] / 2
+        assert photo.tolist() == on_right.tolist(), colour
+
+
+def test_pillarboxed_live_video_is_not_a_profile_photo(detector, webcam_tile):
+    w = webcam_tile.shape[1]
+    image = canvas(webcam_tile, None, 36, bars=w // 6)
+    faces = detect_full_frame(detector, image, FaceSearchOptions())
+    assert len(faces) == 1 and not profile_photos(image, faces).any()
+
+
+def test_options_are_checked_by_name():
+    with pytest.raises(ValueError, match="min_margin"):
+        CameraOffOptions(min_margin=0.0)
+    with pytest.raises(ValueError, match="flat_tolerance"):
+        CameraOffOptions(flat_tolerance=-1)
+
+
+def test_on_real_screens_no_live_face_is_taken_for_a_photo_and_round_pictures_are_found():
+    truth = json.loads((REAL / "truth.json").read_text())["images"]
+    pipeline = GalleryPipeline.create(PipelineOptions(mode=RunningMode.IMAGE), threads=2, identity=None)
+    found_avatars = 0
+    for name, entry in truth.items():
+        result = pipeline.process(Frame(cv2.imread(str(REAL / name))))
+        live = np.array([f["box"] for f in entry["faces"] if f["kind"] == "live"], np.float32).reshape(-1, 4)
+        if len(result.avatars) and len(live):
+            assert iou_matrix(result.avatars.xyxy, live).max() < 0.3, f"{name}: a live face taken for a photo"
+        pictures = [f["box"] for f in entry["faces"] if f["kind"] == "avatar"]
+        for x1, y1, x2, y2 in pictures:
+            c = result.avatars.centers
+            found_avatars += int(((c[:, 0] >= x1) & (c[:, 0] <= x2) & (c[:, 1] >= y1) & (c[:, 1] <= y2)).any())
+    # The two round pictures of the Zoom 2024 gallery (ropensci_rse_latam_zoom_dark_13.jpg).
+    assert found_avatars >= 2
+
+
+def test_a_floating_self_view_inset_is_not_a_student(webcam_tile):
+    """A small tile floating over the speaker's tile (the local user's self-view) is set aside."""
+    h, w = webcam_tile.shape[:2]
+    big = cv2.resize(webcam_tile, (w * 3, h * 3), interpolation=cv2.INTER_LINEAR)
+    image = np.zeros((big.shape[0] + 40, big.shape[1] + 40, 3), np.uint8)
+    image[20:-20, 20:-20] = big
+    small = cv2.resize(webcam_tile, (w * 2 // 3, h * 2 // 3), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    y, x = image.shape[0] - 20 - sh - 16, image.shape[1] - 20 - sw - 16
+    image[y - 3 : y + sh + 3, x - 3 : x + sw + 3] = 0  # the inset's own border on the canvas colour
+    image[y : y + sh, x : x + sw] = small
+    pipeline = GalleryPipeline.create(PipelineOptions(mode=RunningMode.IMAGE), threads=2, identity=None)
+    result = pipeline.process(Frame(image))
+    assert len(result.layout.insets) == 1
+    assert len(result.self_view) == 1 and len(result.faces) == 1
+    assert result.self_view.centers[0, 0] > x and result.faces.centers[0, 0] < x

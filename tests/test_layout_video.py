@@ -1,0 +1,51 @@
+"""Layout over a recording: it changes when the gallery really changes, and only then."""
+
+from __future__ import annotations
+
+import pytest
+
+from fer_overlay.evaluate import IdSwitches, score_frame
+from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.synth import Codec, Compression, GallerySpec, View, gallery_frames
+from fer_overlay.types import Frame
+
+
+def run(spec: GallerySpec, frames: int, **motion):
+    pipeline = GalleryPipeline.create(PipelineOptions(mode=RunningMode.VIDEO, detect_every=3, layout_every=5),
+                                      threads=2, identity=None)
+    layouts, switches, ids = [], IdSwitches(), set()
+    for i, (image, truth) in enumerate(gallery_frames(spec, frames, seed=4, **motion)):
+        result = pipeline.process(Frame(image, i, i / 10))
+        if not layouts or result.layout is not layouts[-1][1]:
+            layouts.append((i, result.layout))
+        switches.add(score_frame(truth, result.faces), result.faces)
+        ids.update(result.faces.track_id.tolist())
+    return layouts, switches.switches, ids
+
+
+@pytest.mark.slow
+def test_a_compressed_gallery_with_a_moving_speaker_border_keeps_one_layout_and_its_tracks():
+    spec = GallerySpec(participants=9, size=(1280, 720), seed=9, camera_off=0.0,
+                       compression=Compression(Codec.JPEG, 80))
+    layouts, switches, ids = run(spec, 60, speaker_every=10)
+    assert len(layouts) == 1, [(i, layout.kind.value, len(layout.tiles)) for i, layout in layouts]
+    assert switches == 0 and len(ids) == 9
+
+
+@pytest.mark.xfail(strict=True, reason="product bug: at JPEG q80 and 720p two tiles of a 3x3 grid merge "
+                   "(the 3 px gap is smeared into both tiles); detection is unaffected, names fall back to geometry")
+def test_a_jpeg_q80_720p_grid_is_read_as_nine_tiles():
+    spec = GallerySpec(participants=9, size=(1280, 720), seed=9, camera_off=0.0,
+                       compression=Compression(Codec.JPEG, 80))
+    layouts, _, _ = run(spec, 1)
+    assert len(layouts[0][1].tiles) == 9
+
+
+@pytest.mark.slow
+def test_a_switch_to_speaker_view_changes_the_layout_once():
+    spec = GallerySpec(participants=9, size=(1280, 720), seed=9, camera_off=0.0)
+    layouts, _, _ = run(spec, 60, views={30: View.SPEAKER})
+    kinds = [(i, layout.kind.value) for i, layout in layouts]
+    assert len(layouts) == 2, kinds
+    changed_at = layouts[1][0]
+    assert 30 <= changed_at <= 30 + 2 * 5, kinds  # seen twice in a row, at searches 5 frames apart
