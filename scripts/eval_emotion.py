@@ -13,6 +13,7 @@ crops (the classifier alone). Writes OUT/emotion_eval.json and OUT/confusion.png
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ from fer_overlay import EmotionClassifier  # noqa: E402
 from fer_overlay.classify import normalise  # noqa: E402
 from fer_overlay.crops import CropOptions  # noqa: E402
 from fer_overlay.photos import frame_photo, photo_detector, read_labelled  # noqa: E402
+from fer_overlay.training.ferplus import ferplus_targets  # noqa: E402
 from fer_overlay.types import LABELS  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
@@ -65,18 +67,44 @@ def draw_confusion(m: np.ndarray, title: str) -> np.ndarray:
     return img
 
 
+def calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> tuple[float, list[dict]]:
+    """Expected calibration error and the reliability diagram's bins (confidence of the top class)."""
+    conf, pred = probs.max(1), probs.argmax(1)
+    edges = np.linspace(0, 1, bins + 1)
+    rows, ece = [], 0.0
+    for lo, hi in itertools.pairwise(edges):
+        pick = (conf > lo) & (conf <= hi)
+        if not pick.any():
+            continue
+        acc, mean_conf = float((pred[pick] == y[pick]).mean()), float(conf[pick].mean())
+        ece += pick.mean() * abs(acc - mean_conf)
+        rows.append({"from": float(lo), "to": float(hi), "faces": int(pick.sum()), "accuracy": acc,
+                     "confidence": mean_conf})
+    return float(ece), rows
+
+
 def eval_fer(clf: EmotionClassifier, tta: EmotionClassifier, out: Path) -> dict:
     data = np.load(DATA / "fer2013" / "fer2013_PublicTest.npz")
     y = data["labels"]
     crops = list(data["images"])
-    pred = clf.predict(crops).argmax(1)
+    probs = clf.predict(crops)
+    pred = probs.argmax(1)
     pred_tta = tta.predict(crops).argmax(1)
     m = confusion(y, pred)
     cv2.imwrite(str(out / "confusion.png"), draw_confusion(m, f"FER2013 PublicTest, {len(y)} faces, "
                                                              f"accuracy {(pred == y).mean() * 100:.2f}%"))
+    _, plurality, _ = ferplus_targets(data["ferplus_votes"], y)
+    has = plurality >= 0
+    ece, reliability = calibration_error(probs, y)
     return {
         "publictest_accuracy": float((pred == y).mean()),
         "publictest_accuracy_flip_tta": float((pred_tta == y).mean()),
+        # FER+ plurality, on the faces whose plurality is one of our seven classes.
+        "publictest_ferplus_accuracy": float((pred[has] == plurality[has]).mean()),
+        "publictest_ferplus_faces": int(has.sum()),
+        "publictest_ece": ece,
+        "reliability": reliability,
+        "neutral_called_negative": negative_share(y, pred),
         "per_class": per_class(y, pred),
         "per_class_flip_tta": per_class(y, pred_tta),
         "confusion": m.tolist(),
@@ -103,7 +131,16 @@ def eval_faces(clf: EmotionClassifier, photos: list[tuple[np.ndarray, int]], cro
         y.append(label)
     y_arr, p_arr = np.array(y), np.array(pred)
     return {"faces_detected": len(y), "faces_accuracy": float((y_arr == p_arr).mean()),
-            "faces_per_class": per_class(y_arr, p_arr), "faces_missed": missed}
+            "faces_per_class": per_class(y_arr, p_arr), "faces_missed": missed,
+            "faces_neutral_called_negative": negative_share(y_arr, p_arr)}
+
+
+def negative_share(y: np.ndarray, pred: np.ndarray) -> float:
+    """Of the faces labelled neutral, the share called angry, disgust, fear or sad: a calm
+    class that reads as negative is the product's worst failure."""
+    negative = [LABELS.index(c) for c in ("angry", "disgust", "fear", "sad")]
+    neutral = y == LABELS.index("neutral")
+    return float(np.isin(pred[neutral], negative).mean()) if neutral.any() else float("nan")
 
 
 def eval_faces_as_crops(clf: EmotionClassifier, photos: list[tuple[np.ndarray, int]]) -> dict:
