@@ -48,35 +48,33 @@ class CameraOffOptions:
             raise ValueError(f"extend must be in [0, 2], got {self.extend}")
 
 
-def _flat(lines: np.ndarray, tol: int) -> np.ndarray:
-    """Per line (row of `lines`), whether its pixels are one colour within `tol`."""
-    if lines.shape[1] == 0:
-        return np.zeros(len(lines), bool)
-    lo, hi = np.percentile(lines, [5, 95], axis=1)
-    return (hi - lo) <= tol
-
-
 def _margin(lines: np.ndarray, tol: int, colours: tuple[int, int]) -> tuple[int, float]:
     """Lines ordered outward from the face: (length, colour) of the first flat run of a tile colour.
 
-    The run is one colour as a whole, not only line by line: it ends where the line colour
-    drifts from its first line's by more than the tolerance, as a lit wall in a webcam
-    image does within a few pixels, and as a tile's background does where the gap starts.
+    A line is flat when its pixels span at most `tol` grey levels (on the median-filtered
+    frame, so JPEG speckle does not count). The run is one colour as a whole, not only line
+    by line: it ends where the line colour drifts from its first line's by more than the
+    tolerance, as a lit wall in a webcam image does within a few pixels, and as a tile's
+    background does where the gap starts.
     """
     if lines.shape[0] == 0 or lines.shape[1] == 0:
         return 0, float("nan")
-    medians = np.median(lines, axis=1)
-    flat = _flat(lines, tol) & (medians >= colours[0]) & (medians <= colours[1])
+    lo, hi = lines.min(axis=1).astype(np.int16), lines.max(axis=1).astype(np.int16)
+    mid = (lo + hi) // 2
+    flat = (hi - lo <= tol) & (mid >= colours[0]) & (mid <= colours[1])
     if not flat.any():
         return 0, float("nan")
     start = int(np.argmax(flat))
-    same = flat[start:] & (np.abs(medians[start:] - medians[start]) <= tol)
+    same = flat[start:] & (np.abs(mid[start:] - mid[start]) <= tol)
     run = len(same) if same.all() else int(np.argmin(same))
-    return run, float(medians[start])
+    return run, float(mid[start])
 
 
 def side_margins(grey: np.ndarray, box: np.ndarray, options: CameraOffOptions) -> list[tuple[int, float]]:
-    """(run, colour) of the flat area beyond the picture's edge on the left, right and top of one face."""
+    """(run, colour) of the flat area beyond the picture's edge on the left, right and top of one face.
+
+    Stops at the first side whose run is too short for a picture's margin.
+    """
     h, w = grey.shape
     x1, y1, x2, y2 = (round(float(v)) for v in box)
     x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
@@ -89,10 +87,18 @@ def side_margins(grey: np.ndarray, box: np.ndarray, options: CameraOffOptions) -
     ext = int(side * options.extend)
     ya, yb = max(0, y1 - ext), min(h, y2 + ext)
     xa, xb = max(0, x1 - ext), min(w, x2 + ext)
-    left = grey[ya:yb, max(0, x1 - reach) : x1].T[::-1]  # columns, nearest first
-    right = grey[ya:yb, x2 : min(w, x2 + reach)].T
-    top = grey[max(0, y1 - reach) : y1, xa:xb][::-1]  # rows, nearest first
-    return [_margin(lines, tol, options.tile_colours) for lines in (left, right, top)]
+    sides = (
+        lambda: grey[ya:yb, max(0, x1 - reach) : x1].T[::-1],  # columns, nearest first
+        lambda: grey[ya:yb, x2 : min(w, x2 + reach)].T,
+        lambda: grey[max(0, y1 - reach) : y1, xa:xb][::-1],  # rows, nearest first
+    )
+    need = options.min_margin * side
+    margins: list[tuple[int, float]] = []
+    for lines in sides:
+        margins.append(_margin(lines(), tol, options.tile_colours))
+        if margins[-1][0] < need:  # one side without a tile margin settles it: most faces are live
+            break
+    return margins
 
 
 def profile_photos(image: np.ndarray, faces: Faces, options: CameraOffOptions | None = None) -> np.ndarray:
@@ -102,10 +108,13 @@ def profile_photos(image: np.ndarray, faces: Faces, options: CameraOffOptions | 
     if not len(faces):
         return out
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    grey = cv2.medianBlur(grey, 3)
     for i, box in enumerate(faces.xyxy):
         side = float(max(box[2] - box[0], box[3] - box[1]))
         need = options.min_margin * side
         margins = side_margins(grey, box, options)
+        if len(margins) < 3:
+            continue
         colours = [c for _, c in margins]
         # One tile background on three sides, wide enough to be no tile gap. Both sides
         # alone are not enough: Zoom pillarboxes a 4:3 or phone video with its tile colour,

@@ -26,9 +26,12 @@ from .types import Faces
 class FaceSearchOptions:
     tile_input_height: int = 128  # each tile is scaled to this height for the detector
     min_face_fraction: float = 0.08  # of the tile height; smaller hits in a tile are artefacts
-    # The full-frame pass runs on the frame scaled to at most this long side: 1920 keeps
-    # 1080p at full resolution, where a 49-tile gallery's faces are 50-70 px.
+    # The whole-frame pass runs on the frame scaled to at most this long side when it is the
+    # only pass (no tile grid, a screenshot): 1920 keeps 1080p whole, where a 49-tile
+    # gallery's faces are 50-70 px. Beside a tile pass, in a stream, it only has to catch
+    # what the tiles missed, so it runs smaller: a third of the cost at 1080p.
     full_frame_max_side: int = 1920
+    union_max_side: int = 1280
     # A full-frame face that overlaps a tile-pass face this much is the same face; the
     # tile pass's box wins (it saw the face larger).
     same_face_iou: float = 0.3
@@ -38,8 +41,9 @@ class FaceSearchOptions:
             raise ValueError(f"tile_input_height must be in [32, 1080], got {self.tile_input_height}")
         if not 0.0 <= self.min_face_fraction < 1.0:
             raise ValueError(f"min_face_fraction must be in [0, 1), got {self.min_face_fraction}")
-        if not 320 <= self.full_frame_max_side <= 7680:
-            raise ValueError(f"full_frame_max_side must be in [320, 7680], got {self.full_frame_max_side}")
+        for name in ("full_frame_max_side", "union_max_side"):
+            if not 320 <= getattr(self, name) <= 7680:
+                raise ValueError(f"{name} must be in [320, 7680], got {getattr(self, name)}")
         if not 0.0 < self.same_face_iou < 1.0:
             raise ValueError(f"same_face_iou must be in (0, 1), got {self.same_face_iou}")
 
@@ -64,9 +68,11 @@ def detect_in_tiles(detector: FaceDetector, image: np.ndarray, tiles: tuple[Tile
     return Faces.concat(parts)
 
 
-def detect_full_frame(detector: FaceDetector, image: np.ndarray, options: FaceSearchOptions) -> Faces:
+def detect_full_frame(detector: FaceDetector, image: np.ndarray, options: FaceSearchOptions,
+                      max_side: int | None = None) -> Faces:
+    """The detector over the whole frame, scaled to at most `max_side` (default: full_frame_max_side)."""
     h, w = image.shape[:2]
-    scale = min(1.0, options.full_frame_max_side / max(h, w))
+    scale = min(1.0, (max_side or options.full_frame_max_side) / max(h, w))
     if scale < 1.0:
         small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         return _to_image(detector.detect(small), 1.0 / scale, (0, 0))
@@ -93,12 +99,12 @@ def search_faces(detector: FaceDetector, image: np.ndarray, layout: Layout, opti
     layout with it). Without a tile grid the whole-frame pass always runs: it is the only one.
     """
     whole = frame_faces
-    if whole is None and (full_frame or layout.kind is LayoutKind.NONE):
-        whole = detect_full_frame(detector, image, options)
     if layout.kind is LayoutKind.NONE:
-        faces = whole if whole is not None else Faces.empty()
+        faces = whole if whole is not None else detect_full_frame(detector, image, options)
     else:
         faces = detect_in_tiles(detector, image, layout.tiles, options)
+        if whole is None and full_frame:
+            whole = detect_full_frame(detector, image, options, options.union_max_side)
         if whole is not None:
             faces = union(faces, whole, options.same_face_iou)
     return faces.with_(tile=layout.tile_of(faces.centers))

@@ -53,9 +53,10 @@ class PipelineOptions:
     mode: RunningMode = RunningMode.VIDEO
     detect_every: int = 3  # frames between detector runs (VIDEO / LIVE_STREAM)
     layout_every: int = 15  # frames between gallery-layout searches
-    # Seconds between whole-frame detector passes (VIDEO / LIVE_STREAM; IMAGE always runs
-    # one). It finds faces the tile grid missed; ~150 ms at 1080p, so not every frame.
-    full_frame_every_s: float = 2.0
+    # Seconds between whole-frame detector passes beside the tile pass (VIDEO / LIVE_STREAM;
+    # IMAGE always runs one). It finds faces the tile grid missed; a new layout also gets one
+    # at once, so this is only the safety net for a grid that is wrong and stays wrong.
+    full_frame_every_s: float = 3.0
     search: FaceSearchOptions = field(default_factory=FaceSearchOptions)
     stable_layout: StableLayoutOptions = field(default_factory=StableLayoutOptions)
     camera_off: CameraOffOptions = field(default_factory=CameraOffOptions)
