@@ -238,6 +238,12 @@ def _score(kind: LayoutKind, rects: list[tuple[int, int, int, int]], centres: np
     return score + 3.0 * explained - 3.0 * (len(centres) - explained) - 3.0 * crowded
 
 
+def explains(layout: Layout, faces: Faces | None) -> float:
+    """How well `layout` explains the frame and `faces` (higher is better; see _score)."""
+    rects = [(t.x, t.y, t.w, t.h) for t in layout.tiles]
+    return _score(layout.kind, rects, faces.centers if faces is not None and len(faces) else None)
+
+
 def find_layout(image: np.ndarray, options: LayoutOptions = LayoutOptions(), faces: Faces | None = None) -> Layout:
     """Tiles of a gallery screenshot (BGR), in reading order, in input pixels.
 

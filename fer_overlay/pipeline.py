@@ -240,7 +240,7 @@ class GalleryPipeline:
             self._frames % self.options.layout_every != 0 or layout_holds(image, current)
         ):
             return current, False
-        changed = self._layout.update(find_layout(image, self.options.layout, faces)) and current is not None
+        changed = self._layout.update(find_layout(image, self.options.layout, faces), faces) and current is not None
         new: Layout = self._layout.current  # type: ignore[assignment]
         if changed:
             log.info("gallery layout changed: %s %d -> %s %d tiles", current.kind.value, len(current.tiles),  # type: ignore[union-attr]

