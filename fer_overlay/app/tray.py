@@ -362,6 +362,29 @@ class TrayApp:
             _flush_x(self.icon)
         self._shown.set()
         self._request_refresh()
+        self._check_docked(attempts_left=3)
+
+    def _check_docked(self, attempts_left: int, delay_s: float = 2.0) -> None:
+        """Ask the tray again if it has not embedded the icon yet.
+
+        pystray sends the X11 dock request once; a tray that is still tearing down another
+        icon (the app restarted, a second instance quit) can drop it, and the icon then never
+        shows. Checked from the task thread a few times after the icon came up.
+        """
+        def check() -> None:
+            with self._icon_calls:
+                if self._stopping.is_set() or not _x_icon_undocked(self.icon):
+                    return
+                log.info("the tray has not embedded the icon yet; asking again")
+                with suppress(Exception):  # no tray manager right now: the next check asks again
+                    self.icon._dock_window()
+                _flush_x(self.icon)
+            if attempts_left > 1:
+                self._check_docked(attempts_left - 1, delay_s)
+
+        timer = threading.Timer(delay_s, lambda: self._tasks.put(check))
+        timer.daemon = True
+        timer.start()
 
     def _work(self) -> None:
         while (task := self._tasks.get()) is not None:
@@ -451,6 +474,18 @@ def _listen_for_clicks(icon: Any) -> None:
 
     with suppress(Exception):  # a window already gone: nothing to click
         window.change_attributes(event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask)
+
+
+def _x_icon_undocked(icon: Any) -> bool:
+    """Whether pystray's X11 icon window still hangs off the root window (no tray took it)."""
+    window = getattr(icon, "_window", None) if type(icon).__module__.endswith("._xorg") else None
+    display = getattr(icon, "_display", None)
+    if window is None or display is None:
+        return False
+    try:
+        return bool(window.query_tree().parent == display.screen().root)
+    except Exception:  # the window is gone: nothing to dock
+        return False
 
 
 def _flush_x(icon: Any) -> None:
