@@ -395,6 +395,13 @@ class IdentityTracker:
         """Keys from track ids only; no text is ever read."""
         return cls(options=IdentityOptions(read_names=False))
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Wait for a text pass still running in the background (LIVE_STREAM), so nothing reads
+        the screen or holds the models once the caller has stopped."""
+        job = self._job
+        if job is not None and not job.done.wait(timeout):
+            log.warning("a text pass did not finish within %.0f s", timeout)
+
     def reset(self) -> None:
         self._regions.clear()
         self._texts.clear()
@@ -520,8 +527,10 @@ class IdentityTracker:
         log.debug("t=%.2f: reading %d label regions in %d areas", t, len(picked), len(areas))
         if background:
             self._job = job
+            # Not a daemon: the interpreter waits for a pass in flight (a second at most) at exit,
+            # instead of tearing its onnxruntime session down mid-run, which aborts the process.
             threading.Thread(target=_run_job, args=(job, self.detector, self.reader, True),
-                             name="fer-overlay-text", daemon=True).start()
+                             name="fer-overlay-text", daemon=False).start()
         else:
             _run_job(job, self.detector, self.reader, False)
             self._apply(job, grey, t)

@@ -146,6 +146,10 @@ class GalleryPipeline:
             base = Baselines(replace(baselines, rest_prior=prior) if prior else baselines, options.smoothing)
         return cls(face_detector, classifier, options, names, base)
 
+    def close(self) -> None:
+        """Let background work (the live text pass) finish; the pipeline can still be reused."""
+        self.identity.close()
+
     def reset(self) -> None:
         self.tracker.reset()
         self.smoother.reset()

@@ -235,6 +235,8 @@ class Controller:
 
     def shutdown(self) -> None:
         self.stop()
+        if self._pipeline is not None:
+            self._pipeline.close()
 
     def set_view(self, view: View) -> None:
         self._view = view
