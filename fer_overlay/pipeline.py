@@ -181,7 +181,7 @@ class GalleryPipeline:
             # tell the layout search which tiling explains them (every face in a tile, one
             # face per tile). Later searches use the tracked faces instead.
             whole = detect_full_frame(self.detector, image, opts.search)
-        layout, relayout = self._update_layout(image, whole if whole is not None else self.tracker.faces)
+        layout, relayout = self._update_layout(image, whole)
         timings["layout"] = _ms(t0)
         # A new layout is detected at once, so faces are found where the tiles now are.
         detect_now = image_mode or relayout or self._frames % opts.detect_every == 0
@@ -212,9 +212,7 @@ class GalleryPipeline:
             tracked = self.tracker.update(detections, period=period)
             # Between detections tracks keep their boxes; their tile follows the layout.
             tracked = tracked.with_(tile=layout.tile_of(tracked.centers))
-        hidden = Faces.empty()
-        if self.identity is not None:
-            tracked, hidden = self.identity.update(image, layout, tracked, frame.timestamp, opts.mode.value)
+        tracked, hidden = self.identity.update(image, layout, tracked, frame.timestamp, opts.mode.value)
         timings["track"] = _ms(t2)
         t3 = time.perf_counter()
         crops = crop_faces(image, tracked, opts.crop)
@@ -236,14 +234,16 @@ class GalleryPipeline:
         return Analysis(frame.index, frame.timestamp, faces, layout, detect_now, timings, hidden, self._avatars,
                         self._self_view)
 
-    def _update_layout(self, image: np.ndarray, faces: Faces) -> tuple[Layout, bool]:
+    def _update_layout(self, image: np.ndarray, whole: Faces | None) -> tuple[Layout, bool]:
         """(the layout for this frame, whether it just changed). Searched on the first frame
-        and every `layout_every` frames unless the known tiles still hold (a cheap check)."""
+        and every `layout_every` frames unless the known tiles still hold (a cheap check);
+        the search is told the whole-frame faces when there are some, else the tracked ones."""
         current = self._layout.current
         if current is not None and (
             self._frames % self.options.layout_every != 0 or layout_holds(image, current)
         ):
             return current, False
+        faces = whole if whole is not None else self.tracker.faces
         changed = self._layout.update(find_layout(image, self.options.layout, faces), faces) and current is not None
         new: Layout = self._layout.current  # type: ignore[assignment]
         if changed:
