@@ -15,7 +15,7 @@ log = logging.getLogger("fer_overlay")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .commands import analyze, demo, doctor, run
+    from .commands import analyze, demo, doctor, run, sessions, tray
 
     parser = argparse.ArgumentParser(
         prog="fer-overlay",
@@ -23,18 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"fer-overlay {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    from .commands import tray
-
     tray.add_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (analyze, run, demo, doctor):
+    for module in (analyze, run, demo, doctor, sessions):
         module.register(sub)
-    try:
-        from . import session_commands
-    except ImportError:  # pragma: no cover - optional while the session store is being built
-        log.debug("session commands unavailable", exc_info=True)
-    else:
-        session_commands.register(sub)
     return parser
 
 

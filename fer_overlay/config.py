@@ -25,8 +25,8 @@ from typing import Any
 import platformdirs
 
 from .errors import ConfigError
-from .models import Precision
-from .views import View
+from .inference.models import Precision
+from .types import View
 
 if sys.version_info >= (3, 11):
     import tomllib

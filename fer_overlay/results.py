@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .pipeline import Analysis
-from .types import LABELS, Faces
+from .types import LABELS, Analysis, Faces
 
 SCHEMA_VERSION = 1
 

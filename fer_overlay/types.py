@@ -71,7 +71,7 @@ class Faces:
     emotion: np.ndarray = None  # type: ignore[assignment]  # (N,) int8 index into CLASSES, -1 = unknown
     raw_probs: np.ndarray = None  # type: ignore[assignment]  # (N, 7) before per-student calibration
     name: tuple[str | None, ...] = field(default=())  # one per face, None = unknown
-    # The student key (see fer_overlay.identity, the one place that sets it): the normalised
+    # The student key (see fer_overlay.people.identity, the one place that sets it): the normalised
     # name, "iphone #2" for a repeated label, or "track-N"; None = not decided yet.
     student: tuple[str | None, ...] = field(default=())
 
@@ -171,3 +171,117 @@ class Frame:
     def size(self) -> tuple[int, int]:
         """(width, height)."""
         return int(self.image.shape[1]), int(self.image.shape[0])
+
+
+# Where the gallery's tiles are (analysis.layout finds them).
+class LayoutKind(str, Enum):
+    GRID = "grid"
+    SPEAKER = "speaker"
+    NONE = "none"  # no tiles found: analyse the whole frame
+
+
+@dataclass(frozen=True)
+class Tile:
+    index: int
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def xyxy(self) -> tuple[int, int, int, int]:
+        return self.x, self.y, self.x + self.w, self.y + self.h
+
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        return image[self.y : self.y + self.h, self.x : self.x + self.w]
+
+
+@dataclass(frozen=True)
+class Layout:
+    kind: LayoutKind
+    tiles: tuple[Tile, ...]
+    frame_size: tuple[int, int]  # (w, h)
+    background: tuple[int, int, int] | None = None
+    # Small tiles floating over a tile (the self-view inset): not part of the class.
+    insets: tuple[Tile, ...] = ()
+
+    @classmethod
+    def whole_frame(cls, width: int, height: int) -> Layout:
+        return cls(LayoutKind.NONE, (Tile(0, 0, 0, width, height),), (width, height))
+
+    def in_inset(self, points: np.ndarray) -> np.ndarray:
+        """(N,) bool: which (x, y) points lie on a floating inset (the self-view)."""
+        out = np.zeros(len(points), bool)
+        for t in self.insets:
+            x, y = points[:, 0], points[:, 1]
+            out |= (x >= t.x) & (x < t.x + t.w) & (y >= t.y) & (y < t.y + t.h)
+        return out
+
+    def tile_of(self, points: np.ndarray) -> np.ndarray:
+        """Tile index for each (x, y) point; -1 outside every tile or without a grid."""
+        out = np.full(len(points), -1, np.int32)
+        if self.kind is LayoutKind.NONE:
+            return out
+        for t in self.tiles:
+            inside = (points[:, 0] >= t.x) & (points[:, 0] < t.x + t.w) & (points[:, 1] >= t.y) & (
+                points[:, 1] < t.y + t.h
+            )
+            out[inside] = t.index
+        return out
+
+
+# One frame's faces aggregated to the class (live.mood computes it).
+@dataclass(frozen=True)
+class ClassMood:
+    timestamp: float
+    counts: tuple[int, ...]  # faces per emotion, LABELS order
+    present: int  # faces visible
+    unknown: int  # visible but not readable
+    camera_off: int  # gallery tiles with no face
+    positive: int
+    negative: int
+
+    @property
+    def known(self) -> int:
+        return self.present - self.unknown
+
+    @property
+    def balance(self) -> float:
+        """(positive - negative) / known, 0 when nobody is readable."""
+        return (self.positive - self.negative) / self.known if self.known else 0.0
+
+    @property
+    def shares(self) -> dict[str, float]:
+        k = max(self.known, 1)
+        return {label: c / k for label, c in zip(LABELS, self.counts)}
+
+    @property
+    def dominant(self) -> str | None:
+        return LABELS[int(np.argmax(self.counts))] if self.known else None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the pipeline knows after one frame."""
+
+    frame_index: int
+    timestamp: float
+    faces: Faces
+    layout: Layout
+    detected: bool  # the detector ran on this frame
+    timings_ms: dict[str, float]
+    hidden: Faces = field(default_factory=Faces.empty)  # opted-out students: blurred, never analysed
+    avatars: Faces = field(default_factory=Faces.empty)  # profile photos on camera-off tiles: not classified
+    self_view: Faces = field(default_factory=Faces.empty)  # the local user's floating inset: not a student
+
+
+# What the virtual camera shows (views.compose draws it).
+class View(str, Enum):
+    GALLERY = "gallery"
+    SUMMARY = "summary"
+    SIDEBAR = "sidebar"
+    OFF = "off"
+
+    def next(self) -> View:
+        order = list(View)
+        return order[(order.index(self) + 1) % len(order)]

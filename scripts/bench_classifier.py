@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_overlay import EmotionClassifier
-from fer_overlay.cpu import probe
-from fer_overlay.models import Precision
+from fer_overlay.inference.cpu import probe
+from fer_overlay.inference.models import Precision
 
 
 def crops(n: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -25,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
 from fer_overlay.capture import MonitorSource
-from fer_overlay.engine import EngineOptions, LiveEngine
-from fer_overlay.models import Precision
-from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
-from fer_overlay.runtime import live_threads
+from fer_overlay.inference.models import Precision
+from fer_overlay.inference.runtime import live_threads
+from fer_overlay.live.engine import EngineOptions, LiveEngine
 from fer_overlay.sinks import NullSink
 from fer_overlay.synth import GallerySpec, make_gallery
 from fer_overlay.testing.xserver import show_image, start_xvfb

@@ -21,9 +21,9 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_overlay.layout import find_layout
-from fer_overlay.names import normalise
-from fer_overlay.ocr import NameReader, OcrOptions, locate_label
+from fer_overlay.analysis.layout import find_layout
+from fer_overlay.people.names import normalise
+from fer_overlay.people.ocr import NameReader, OcrOptions, locate_label
 from fer_overlay.synth import GallerySpec, Style, TileKind, make_gallery
 
 

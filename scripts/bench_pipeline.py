@@ -21,11 +21,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_overlay.detect import CenterFace
-from fer_overlay.evaluate import IdSwitches, score_frame
-from fer_overlay.models import Precision
-from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.analysis.detect import CenterFace
+from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.inference.models import Precision
 from fer_overlay.synth import GallerySpec, gallery_frames
+from fer_overlay.synth.evaluate import IdSwitches, score_frame
 from fer_overlay.types import Frame
 
 STAGES = ("layout", "detect", "track", "crop", "classify", "smooth", "total")

@@ -143,7 +143,7 @@ def _clean(text: str | None) -> str | None:
 def _normalised(label: str) -> tuple[str | None, str | None]:
     """(display, key) of a label by the pipeline's own name cleaning, (None, None) if it is unavailable."""
     try:
-        from fer_overlay.names import normalise
+        from fer_overlay.people.names import normalise
     except ImportError:
         return None, None
     try:
@@ -315,8 +315,8 @@ def column(faces: Any, name: str, n: int) -> list[Any] | None:
 
 
 def make_pipeline(args: argparse.Namespace) -> Any:
-    from fer_overlay.identity import IdentityOptions
-    from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+    from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+    from fer_overlay.people.identity import IdentityOptions
 
     return GalleryPipeline.create(PipelineOptions(mode=RunningMode.IMAGE), providers=args.providers,
                                   threads=args.threads, identity=IdentityOptions(), detector=args.detector)

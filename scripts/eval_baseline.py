@@ -43,15 +43,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_overlay.baseline import BaselineOptions, Baselines  # noqa: E402
-from fer_overlay.classify import EmotionClassifier, normalise  # noqa: E402
-from fer_overlay.crops import crop_faces  # noqa: E402
-from fer_overlay.detect import CenterFace  # noqa: E402
-from fer_overlay.face_search import detect_in_tiles  # noqa: E402
-from fer_overlay.layout import Layout, LayoutKind, Tile  # noqa: E402
-from fer_overlay.models import Precision  # noqa: E402
-from fer_overlay.pipeline import PipelineOptions  # noqa: E402
-from fer_overlay.smoothing import SmoothingOptions, decide, readable  # noqa: E402
+from fer_overlay.analysis.baseline import BaselineOptions, Baselines  # noqa: E402
+from fer_overlay.analysis.classify import EmotionClassifier, normalise  # noqa: E402
+from fer_overlay.analysis.crops import crop_faces  # noqa: E402
+from fer_overlay.analysis.detect import CenterFace  # noqa: E402
+from fer_overlay.analysis.face_search import detect_in_tiles  # noqa: E402
+from fer_overlay.analysis.layout import Layout, LayoutKind, Tile  # noqa: E402
+from fer_overlay.analysis.pipeline import PipelineOptions  # noqa: E402
+from fer_overlay.analysis.smoothing import SmoothingOptions, decide, readable  # noqa: E402
+from fer_overlay.inference.models import Precision  # noqa: E402
 from fer_overlay.types import CLASSES, LABELS, NUM_CLASSES, Emotion, Faces  # noqa: E402
 
 log = logging.getLogger("eval_baseline")

@@ -25,10 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fer_overlay import EmotionClassifier  # noqa: E402
-from fer_overlay.classify import normalise  # noqa: E402
-from fer_overlay.crops import CropOptions  # noqa: E402
-from fer_overlay.photos import frame_photo, photo_detector, read_labelled  # noqa: E402
+from fer_overlay.analysis.classify import normalise  # noqa: E402
+from fer_overlay.analysis.crops import CropOptions  # noqa: E402
 from fer_overlay.training.ferplus import ferplus_targets  # noqa: E402
+from fer_overlay.training.photos import frame_photo, photo_detector, read_labelled  # noqa: E402
 from fer_overlay.types import LABELS  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"

@@ -22,7 +22,7 @@ full 8-bit weights overflow it (255 x 127 x 2 > 32,767): the first int8 file los
 points there while matching fp32 on VNNI/AMX. With 7-bit weights the pair sum is at most
 32,640, so the file computes the same on every CPU. The exporter checks that bound on the
 written file and only then records `int8_reduce_range=1` in its metadata, which is what
-lets fer_overlay run it on CPUs without VNNI (fer_overlay.classify.pick_precision).
+lets fer_overlay run it on CPUs without VNNI (fer_overlay.analysis.classify.pick_precision).
 
     python scripts/export_emotion.py --int8-only      # re-quantise models/emotion.onnx as it is
 """
@@ -42,8 +42,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_overlay.classify import SPEC  # noqa: E402
-from fer_overlay.models import INT8_REDUCE_RANGE_KEY  # noqa: E402
+from fer_overlay.analysis.classify import SPEC  # noqa: E402
+from fer_overlay.inference.models import INT8_REDUCE_RANGE_KEY  # noqa: E402
 from fer_overlay.training.data import LABELS, MEAN, STD, load_split, normalise, to_unit  # noqa: E402
 from fer_overlay.training.net import build  # noqa: E402
 
@@ -107,7 +107,7 @@ def store_half(proto: onnx.ModelProto) -> int:
 
 def export(model: torch.nn.Module, ckpt: dict, out: Path, half: bool = False) -> None:
     if (SPEC.mean, SPEC.std, SPEC.labels) != (MEAN, STD, LABELS):
-        raise SystemExit("training constants and fer_overlay.classify.SPEC disagree; fix one of them")
+        raise SystemExit("training constants and fer_overlay.analysis.classify.SPEC disagree; fix one of them")
     dummy = torch.zeros(2, 1, SPEC.input_size, SPEC.input_size)
     # Folding batch norm into the convolutions would produce weights that are no longer
     # float16-exact, so half storage keeps it and leaves the folding to onnxruntime.
@@ -147,7 +147,7 @@ def verify(model: torch.nn.Module, onnx_path: Path, x: np.ndarray) -> float:
 
 def add_rest_prior(onnx_path: Path, neutral: np.ndarray) -> None:
     """Record the model's mean output on faces labelled neutral: the population prior that
-    per-student baselines (fer_overlay.baseline) are shrunk towards."""
+    per-student baselines (fer_overlay.analysis.baseline) are shrunk towards."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])

@@ -4,7 +4,7 @@
     python scripts/prepare_faces_extra.py [--out runs/data/faces_extra_48.npz]
 
 Each photo goes through the product's own framing (CenterFace on the padded photo, the
-eye-levelled crop of fer_overlay/crops.py, grey), so the network learns real calm and
+eye-levelled crop of fer_overlay/analysis/crops.py, grey), so the network learns real calm and
 smiling faces the way it will meet them in a tile. Photos where no face is found are
 left out and counted. The output holds `images` (N, 48, 48) uint8, `labels` (N,) in
 FER2013's class order and `files`; it is derived data and stays out of git (runs/).
@@ -23,8 +23,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fer_overlay.crops import CropOptions  # noqa: E402
-from fer_overlay.photos import frame_photo, photo_detector, read_labelled  # noqa: E402
+from fer_overlay.analysis.crops import CropOptions  # noqa: E402
+from fer_overlay.training.photos import frame_photo, photo_detector, read_labelled  # noqa: E402
 
 log = logging.getLogger("prepare_faces_extra")
 

@@ -32,3 +32,41 @@ def faces_dir(shared_data: Path) -> Path:
     if not (path / "labels.csv").is_file():
         pytest.skip(f"{path}/labels.csv not found")
     return path
+
+
+class TinyDisk:
+    """A real 256 KiB file system (tmpfs) at ``path`` that :meth:`fill` fills to the last byte."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fill(self) -> None:
+        chunk = b"\0" * 4096
+        try:
+            with open(self.path / ".filler", "wb", buffering=0) as fh:
+                while True:
+                    fh.write(chunk)
+        except OSError:
+            pass  # ENOSPC: full
+
+    def free(self) -> None:
+        (self.path / ".filler").unlink(missing_ok=True)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A :class:`TinyDisk`, for disk-full paths. Needs the right to mount (root in CI's
+    container); skipped elsewhere."""
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield TinyDisk(mount)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -1,4 +1,4 @@
-"""Per-student baselines (fer_overlay.baseline) and the end-to-end evaluation in scripts/eval_baseline.py."""
+"""Per-student baselines (fer_overlay.analysis.baseline) and the end-to-end evaluation in scripts/eval_baseline.py."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from script_loader import load_script
 
-from fer_overlay.baseline import BaselineOptions, Baselines, relative
-from fer_overlay.smoothing import SmoothingOptions, decide
+from fer_overlay.analysis.baseline import BaselineOptions, Baselines, relative
+from fer_overlay.analysis.smoothing import SmoothingOptions, decide
 from fer_overlay.types import LABELS, Faces
 
 SAD, NEUTRAL, HAPPY = LABELS.index("sad"), LABELS.index("neutral"), LABELS.index("happy")

@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_overlay.camera_off import CameraOffOptions, profile_photos
-from fer_overlay.detect import CenterFace, DetectorOptions
-from fer_overlay.face_search import FaceSearchOptions, detect_full_frame
-from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.analysis.camera_off import CameraOffOptions, profile_photos
+from fer_overlay.analysis.detect import CenterFace, DetectorOptions
+from fer_overlay.analysis.face_search import FaceSearchOptions, detect_full_frame
+from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.analysis.track import iou_matrix
 from fer_overlay.synth import GallerySpec, make_gallery
-from fer_overlay.track import iou_matrix
 from fer_overlay.types import Frame
 
 REAL = Path(__file__).parent / "data" / "real_screens"

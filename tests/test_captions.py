@@ -9,7 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_overlay.captions import (
+from fer_overlay.synth import GallerySpec, GalleryTruth, Style, make_gallery
+from fer_overlay.types import Faces, Layout, LayoutKind, Tile, View
+from fer_overlay.views.captions import (
     LEGIBLE_CAP_PX,
     Caption,
     CaptionText,
@@ -18,11 +20,8 @@ from fer_overlay.captions import (
     label_band,
     place_caption,
 )
-from fer_overlay.layout import Layout, LayoutKind, Tile
-from fer_overlay.render import FONT, RenderStyle, annotate_faces, captions_for
-from fer_overlay.synth import GallerySpec, GalleryTruth, Style, make_gallery
-from fer_overlay.types import Faces
-from fer_overlay.views import View, ViewState, render
+from fer_overlay.views.compose import ViewState, render
+from fer_overlay.views.render import FONT, RenderStyle, annotate_faces, captions_for
 
 Box = tuple[int, int, int, int]
 # Where CenterFace puts the 5 landmarks in its box (eyes, nose, mouth corners), as fractions.

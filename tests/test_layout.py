@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_overlay.layout import Layout, LayoutKind, find_layout
+from fer_overlay.analysis.layout import find_layout
 from fer_overlay.synth import GallerySpec, Style, make_gallery
+from fer_overlay.types import Layout, LayoutKind
 
 
 @pytest.mark.parametrize("style", list(Style))

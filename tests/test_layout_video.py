@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fer_overlay.evaluate import IdSwitches, score_frame
-from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
 from fer_overlay.synth import Codec, Compression, FaceBank, GallerySpec, View, gallery_frames
+from fer_overlay.synth.evaluate import IdSwitches, score_frame
 from fer_overlay.types import Frame
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_overlay.insight import ClassInsight, InsightOptions
-from fer_overlay.layout import Layout, LayoutKind, Tile
-from fer_overlay.mood import MoodHistory, class_mood
-from fer_overlay.pipeline import Analysis
-from fer_overlay.types import LABELS, Emotion, Faces
+from fer_overlay.live.insight import ClassInsight, InsightOptions
+from fer_overlay.live.mood import MoodHistory, class_mood
+from fer_overlay.types import LABELS, Analysis, Emotion, Faces, Layout, LayoutKind, Tile
 
 I = {label: i for i, label in enumerate(LABELS)}  # noqa: E741
 

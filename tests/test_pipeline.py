@@ -3,12 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
 from fer_overlay.errors import InputError
-from fer_overlay.evaluate import IdSwitches, score_frame
-from fer_overlay.layout import LayoutKind
-from fer_overlay.pipeline import GalleryPipeline, PipelineOptions, RunningMode
 from fer_overlay.synth import GallerySpec, gallery_frames, make_gallery
-from fer_overlay.types import LABELS, Frame
+from fer_overlay.synth.evaluate import IdSwitches, score_frame
+from fer_overlay.types import LABELS, Frame, LayoutKind
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fer_overlay.commands.sessions import register
 from fer_overlay.report import render_report, write_report
-from fer_overlay.session_commands import register
 from fer_overlay.store import ClassSecond, SessionStore, StudentSecond
 from fer_overlay.store.synthetic import generate_seconds, record_synthetic, student_names
 from fer_overlay.types import Emotion

@@ -7,8 +7,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from fer_overlay import runtime
 from fer_overlay.errors import ModelError
+from fer_overlay.inference import runtime
 
 CUDA, DML, CPU = "CUDAExecutionProvider", "DmlExecutionProvider", "CPUExecutionProvider"
 
@@ -43,7 +43,7 @@ def test_session_reports_what_really_runs_when_cuda_is_missing(monkeypatch, capl
     # Pretend this is onnxruntime-gpu without the CUDA libraries: CUDA is listed but cannot start.
     ort = runtime._ort()
     monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
-    with caplog.at_level(logging.WARNING, logger="fer_overlay.runtime"):
+    with caplog.at_level(logging.WARNING, logger="fer_overlay.inference.runtime"):
         session, info = runtime.create_session(tiny_model(), name="tiny")
     assert info.requested[0] == CUDA
     assert info.provider == CPU
@@ -102,7 +102,7 @@ CPU implementer\t: 0x41
 
 
 def test_cpu_probe_reads_the_int8_extensions_from_a_faked_cpuinfo():
-    from fer_overlay import cpu
+    from fer_overlay.inference import cpu
 
     epyc = cpu.parse_cpuinfo(EPYC_CPUINFO, "x86_64")
     assert epyc.is_x86 and epyc.avx2 and epyc.vnni is None and not (epyc.avx512_vnni or epyc.avx_vnni)
@@ -119,7 +119,7 @@ def test_cpu_probe_reads_the_int8_extensions_from_a_faked_cpuinfo():
 def test_cpu_probe_falls_back_to_numpy_and_probes_this_machine(tmp_path, monkeypatch):
     import numpy
 
-    from fer_overlay import cpu
+    from fer_overlay.inference import cpu
 
     monkeypatch.setattr(cpu, "CPUINFO", tmp_path / "no-cpuinfo")  # as on Windows and macOS
     cpu.probe.cache_clear()

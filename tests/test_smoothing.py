@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_overlay.smoothing import EmotionSmoother, SmoothingOptions, decide
+from fer_overlay.analysis.smoothing import EmotionSmoother, SmoothingOptions, decide
 from fer_overlay.types import LABELS, Faces
 
 HAPPY, SAD, NEUTRAL = LABELS.index("happy"), LABELS.index("sad"), LABELS.index("neutral")

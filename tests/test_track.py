@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_overlay.track import Tracker, TrackerOptions, iou_matrix
+from fer_overlay.analysis.track import Tracker, TrackerOptions, iou_matrix
 from fer_overlay.types import Faces
 
 

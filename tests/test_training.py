@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 
 from script_loader import load_script  # noqa: E402
 
-from fer_overlay.classify import normalise  # noqa: E402
+from fer_overlay.analysis.classify import normalise  # noqa: E402
 from fer_overlay.training.augment import AugmentConfig, augment  # noqa: E402
 from fer_overlay.training.data import FERPLUS_COLUMNS, LABELS  # noqa: E402
 from fer_overlay.training.net import ARCHS, NetSpec, build  # noqa: E402

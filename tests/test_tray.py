@@ -20,7 +20,7 @@ from fer_overlay.app import AppState, ControllerLike
 from fer_overlay.app.icons import STATE_COLOURS, icon_image
 from fer_overlay.app.tray import SEPARATOR, MenuEntry, Monitor, TrayApp, build_menu_spec
 from fer_overlay.config import Settings
-from fer_overlay.views import View
+from fer_overlay.types import View
 
 MONITORS = [Monitor(1, 1920, 1080), Monitor(2, 1280, 1024)]
 

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_overlay.mood import class_mood
-from fer_overlay.render import FONT, RenderStyle, annotate_faces, blur_faces
-from fer_overlay.types import Faces
-from fer_overlay.views import View, ViewState, render
+from fer_overlay.live.mood import class_mood
+from fer_overlay.types import Faces, View
+from fer_overlay.views.compose import ViewState, render
+from fer_overlay.views.render import FONT, RenderStyle, annotate_faces, blur_faces
 
 W, H = 1280, 720
 
@@ -98,7 +98,7 @@ def test_caption_text_stays_legible_at_720p() -> None:
 
 
 def test_alerts_show_on_the_card_and_lose_names_for_an_aggregate_feed() -> None:
-    from fer_overlay.views import Alerts
+    from fer_overlay.views.compose import Alerts
 
     alerts = Alerts(("class mood turned 5 s ago",), ("Ben Carter: negative for 75 s", "Mia Wong: not visible for 90 s"))
     assert alerts.aggregate() == Alerts(("class mood turned 5 s ago", "2 students need attention"), ())
@@ -111,8 +111,8 @@ def test_alerts_show_on_the_card_and_lose_names_for_an_aggregate_feed() -> None:
 
 def test_live_alerts_name_who_needs_attention_and_recent_turns() -> None:
     from fer_overlay.app.controller import live_alerts
-    from fer_overlay.insight import ClassInsight, InsightOptions
-    from fer_overlay.pipeline import Analysis
+    from fer_overlay.live.insight import ClassInsight, InsightOptions
+    from fer_overlay.types import Analysis
 
     insight = ClassInsight(InsightOptions(attention_after_s=10))
     # The student key is set by identity in the pipeline; here it is given.

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
-from ..views import View
+from ..types import View
 
 
 class AppState(str, Enum):

@@ -15,19 +15,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..baseline import BaselineOptions
+from ..analysis.baseline import BaselineOptions
+from ..analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
 from ..capture import open_source
-from ..engine import EngineOptions, LiveEngine
 from ..errors import FerOverlayError, SinkError
-from ..identity import IdentityOptions
-from ..insight import ClassInsight, InsightOptions
-from ..models import Precision
-from ..mood import ClassMood
-from ..pipeline import Analysis, GalleryPipeline, PipelineOptions, RunningMode
-from ..runtime import live_threads
+from ..inference.models import Precision
+from ..inference.runtime import live_threads
+from ..live.engine import EngineOptions, LiveEngine
+from ..live.insight import ClassInsight, InsightOptions
+from ..people.identity import IdentityOptions
 from ..sinks import open_sink
 from ..store import AsyncWriter, SessionStore, default_db_path
-from ..views import Alerts, View
+from ..types import Analysis, ClassMood, View
+from ..views.compose import Alerts
 from . import AppState
 
 log = logging.getLogger(__name__)

@@ -39,7 +39,7 @@ from typing import Any
 
 from ..config import write_default
 from ..errors import FerOverlayError
-from ..views import View
+from ..types import View
 from . import AppState, ControllerLike
 from .icons import icon_image
 

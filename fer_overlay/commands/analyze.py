@@ -10,13 +10,14 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
+from ..analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
 from ..capture import ImageSource, VideoSource
 from ..errors import InputError
-from ..identity import IdentityOptions
-from ..pipeline import Analysis, GalleryPipeline, PipelineOptions, RunningMode
-from ..render import RenderStyle, annotate_faces
+from ..people.identity import IdentityOptions
 from ..results import document
 from ..sinks import FileSink
+from ..types import Analysis
+from ..views.render import RenderStyle, annotate_faces
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}

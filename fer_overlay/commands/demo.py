@@ -18,15 +18,15 @@ from typing import TextIO
 
 import cv2
 
-from ..evaluate import IdSwitches, score_frame
-from ..identity import IdentityOptions
-from ..mood import MoodHistory, class_mood
-from ..pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from ..analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from ..live.mood import MoodHistory, class_mood
+from ..people.identity import IdentityOptions
 from ..results import document
 from ..sinks import FileSink
 from ..synth import GallerySpec, Style, gallery_frames
-from ..types import Frame
-from ..views import View, ViewState, render
+from ..synth.evaluate import IdSwitches, score_frame
+from ..types import Frame, View
+from ..views.compose import ViewState, render
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -13,8 +13,9 @@ from typing import TextIO
 
 import numpy as np
 
-from .. import __version__, runtime
+from .. import __version__
 from ..errors import FerOverlayError
+from ..inference import runtime
 
 
 class Status(str, Enum):
@@ -77,7 +78,7 @@ def check_model(name: str, factory: Callable[[], object]) -> Check:
 
 
 def check_cpu() -> Check:
-    from ..cpu import probe
+    from ..inference.cpu import probe
 
     return Check("CPU", Status.OK, probe().describe())
 
@@ -147,8 +148,8 @@ def check_hotkeys() -> Check:
 
 
 def collect(providers: list[str] | None = None) -> list[Check]:
-    from ..classify import EmotionClassifier
-    from ..detect import CenterFace
+    from ..analysis.classify import EmotionClassifier
+    from ..analysis.detect import CenterFace
 
     return [
         Check("fer-overlay", Status.OK, f"{__version__} on Python {platform.python_version()} ({platform.platform()})"),

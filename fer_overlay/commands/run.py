@@ -14,7 +14,7 @@ from typing import TextIO
 from ..app import AppState
 from ..app.controller import Controller, RunPlan
 from ..config import Settings
-from ..views import View
+from ..types import View
 from .live import apply_retention, start_hotkeys
 
 

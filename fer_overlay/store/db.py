@@ -87,7 +87,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX bookmarks_by_session ON bookmarks(session_id, t);
     INSERT INTO emotion_codes VALUES (-1, 'unknown'), {", ".join(f"({i}, '{n}')" for i, n in enumerate(LABELS))};
     """,
-    # 2: `student` is the student key (fer_overlay.names.match_key: "maria lopez", "iphone #2",
+    # 2: `student` is the student key (fer_overlay.people.names.match_key: "maria lopez", "iphone #2",
     # "track-7"); the roster keeps the display name beside it. Version 1 stored display names
     # as keys: their `name` is NULL, and forget / reports read the key as the name.
     """

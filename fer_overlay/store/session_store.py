@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import StoreError
-from ..names import match_key
+from ..people.names import match_key
 from ..types import LABELS
 from .db import SESSIONS_HINT, connect, default_db_path, rollback_quietly, translate_errors
 from .records import (
@@ -342,7 +342,7 @@ class SessionStore:
     def forget_student(self, name: str) -> ForgetResult:
         """Remove every per-second row of a student (opt-out), in all sessions; class totals stay.
 
-        The name is turned into a student key by :func:`fer_overlay.names.match_key`, the
+        The name is turned into a student key by :func:`fer_overlay.people.names.match_key`, the
         function every key comes from, so accents, case, spacing and app decorations never
         matter ("Maria Lopez" removes rows of "Maria López"); keys of older records (display
         names) are matched the same way. A name shared by several tiles ("iPhone") removes

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..types import Faces
 from .classify import SPEC
-from .types import Faces
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,11 @@ from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
-from .errors import SourceError
-from .mood import ClassMood, MoodHistory, class_mood
-from .pipeline import Analysis
-from .render import RenderStyle
-from .types import Faces, Frame
-from .views import Alerts, View, ViewState, render
+from ..errors import SourceError
+from ..types import Analysis, ClassMood, Faces, Frame, View
+from ..views.compose import Alerts, ViewState, render
+from ..views.render import RenderStyle
+from .mood import MoodHistory, class_mood
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..types import Faces, Layout, LayoutKind, Tile
 from .detect import FaceDetector
-from .layout import Layout, LayoutKind, Tile
 from .track import iou_matrix
-from .types import Faces
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .crops import CropOptions, crop_faces
-from .detect import CenterFace, DetectorOptions
-from .types import LABELS
+from ..analysis.crops import CropOptions, crop_faces
+from ..analysis.detect import CenterFace, DetectorOptions
+from ..types import LABELS
 
 
 def read_labelled(root: Path) -> tuple[int, list[tuple[str, np.ndarray, int]]]:

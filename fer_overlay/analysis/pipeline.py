@@ -20,20 +20,20 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import InputError
+from ..inference.models import Precision
+from ..people.identity import IdentityOptions, IdentityTracker
+from ..types import NUM_CLASSES, Analysis, Faces, Frame, Layout
 from .baseline import BaselineOptions, Baselines
 from .camera_off import CameraOffOptions, profile_photos
 from .classify import normalise
 from .crops import CropOptions, crop_faces
 from .detect import DetectorOptions, FaceDetector
-from .errors import InputError
 from .face_search import FaceSearchOptions, detect_full_frame, search_faces
-from .identity import IdentityOptions, IdentityTracker
-from .layout import Layout, LayoutOptions, find_layout, layout_holds
-from .models import Precision
+from .layout import LayoutOptions, find_layout, layout_holds
 from .smoothing import EmotionSmoother, SmoothingOptions, readable
 from .stable_layout import StableLayout, StableLayoutOptions
 from .track import Tracker, TrackerOptions
-from .types import NUM_CLASSES, Faces, Frame
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +76,6 @@ class PipelineOptions:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.full_frame_every_s <= 3600.0:
             raise ValueError(f"full_frame_every_s must be in [0, 3600], got {self.full_frame_every_s}")
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """What the pipeline knows after one frame."""
-
-    frame_index: int
-    timestamp: float
-    faces: Faces
-    layout: Layout
-    detected: bool  # the detector ran on this frame
-    timings_ms: dict[str, float]
-    hidden: Faces = field(default_factory=Faces.empty)  # opted-out students: blurred, never analysed
-    avatars: Faces = field(default_factory=Faces.empty)  # profile photos on camera-off tiles: not classified
-    self_view: Faces = field(default_factory=Faces.empty)  # the local user's floating inset: not a student
 
 
 class GalleryPipeline:

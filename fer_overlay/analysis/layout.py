@@ -11,70 +11,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from enum import Enum
 
 import cv2
 import numpy as np
 
-from .types import Faces
+from ..types import Faces, Layout, LayoutKind, Tile
 
 Rect = tuple[int, int, int, int]  # x, y, w, h
-
-
-class LayoutKind(str, Enum):
-    GRID = "grid"
-    SPEAKER = "speaker"
-    NONE = "none"  # no tiles found: analyse the whole frame
-
-
-@dataclass(frozen=True)
-class Tile:
-    index: int
-    x: int
-    y: int
-    w: int
-    h: int
-
-    @property
-    def xyxy(self) -> tuple[int, int, int, int]:
-        return self.x, self.y, self.x + self.w, self.y + self.h
-
-    def crop(self, image: np.ndarray) -> np.ndarray:
-        return image[self.y : self.y + self.h, self.x : self.x + self.w]
-
-
-@dataclass(frozen=True)
-class Layout:
-    kind: LayoutKind
-    tiles: tuple[Tile, ...]
-    frame_size: tuple[int, int]  # (w, h)
-    background: tuple[int, int, int] | None = None
-    # Small tiles floating over a tile (the self-view inset): not part of the class.
-    insets: tuple[Tile, ...] = ()
-
-    @classmethod
-    def whole_frame(cls, width: int, height: int) -> Layout:
-        return cls(LayoutKind.NONE, (Tile(0, 0, 0, width, height),), (width, height))
-
-    def in_inset(self, points: np.ndarray) -> np.ndarray:
-        """(N,) bool: which (x, y) points lie on a floating inset (the self-view)."""
-        out = np.zeros(len(points), bool)
-        for t in self.insets:
-            x, y = points[:, 0], points[:, 1]
-            out |= (x >= t.x) & (x < t.x + t.w) & (y >= t.y) & (y < t.y + t.h)
-        return out
-
-    def tile_of(self, points: np.ndarray) -> np.ndarray:
-        """Tile index for each (x, y) point; -1 outside every tile or without a grid."""
-        out = np.full(len(points), -1, np.int32)
-        if self.kind is LayoutKind.NONE:
-            return out
-        for t in self.tiles:
-            inside = (points[:, 0] >= t.x) & (points[:, 0] < t.x + t.w) & (points[:, 1] >= t.y) & (
-                points[:, 1] < t.y + t.h
-            )
-            out[inside] = t.index
-        return out
 
 
 @dataclass(frozen=True)

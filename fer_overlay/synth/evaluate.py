@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .synth import GalleryTruth, TileKind
-from .track import iou_matrix
-from .types import Faces
+from ..analysis.track import iou_matrix
+from ..types import Faces
+from . import GalleryTruth, TileKind
 
 MATCH_IOU = 0.3
 

@@ -2,11 +2,11 @@
 
 This module is the one place that sets ``Faces.student``, the key that the store, the
 baselines, insight, the opt-out list and ``forget --student`` all use: the normalised name
-(:func:`fer_overlay.names.match_key`), "iphone #2" for the second face on screen carrying
+(:func:`fer_overlay.people.names.match_key`), "iphone #2" for the second face on screen carrying
 the same label (in tile order, kept while the face stays), or "track-N" when no name is
 readable. ``Faces.name`` carries the display form ("iPhone #2").
 
-Text pass. rapidocr's text detector (:class:`~fer_overlay.ocr.TextDetector`) looks where a
+Text pass. rapidocr's text detector (:class:`~fer_overlay.people.ocr.TextDetector`) looks where a
 face's label can be: the bottom band of its tile when the layout found one, else (or when
 that band held no label for it) the area below the face; apps print names bottom-left in
 the tile, under the person. Each label goes to the face whose tile holds it, else to the
@@ -37,10 +37,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .layout import Layout, LayoutKind, Tile
+from ..types import Faces, Layout, LayoutKind, Tile
 from .names import StudentName, dedupe, match_key, normalise
 from .ocr import NameReader, OcrOptions, Rect, TextDetector, split_at_gaps
-from .types import Faces
 
 log = logging.getLogger(__name__)
 

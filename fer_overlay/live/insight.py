@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .mood import ClassMood
-from .pipeline import Analysis
-from .store import ClassSecond, StudentSecond
-from .types import CLASSES, Emotion
+from ..store import ClassSecond, StudentSecond
+from ..types import CLASSES, Analysis, ClassMood, Emotion
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +57,7 @@ def _emotion(index: int) -> Emotion:
 
 
 def student_rows(t: int, analysis: Analysis) -> list[StudentSecond]:
-    """One row per decided student (``Faces.student``, set by fer_overlay.identity); a face
+    """One row per decided student (``Faces.student``, set by fer_overlay.people.identity); a face
     whose student is not decided yet is left out, and a key seen twice keeps its first face
     (identity never repeats one: this only guards the record)."""
     faces = analysis.faces

@@ -8,29 +8,15 @@ view is drawn at the output size so text stays the size we chose.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
 import cv2
 import numpy as np
 
-from .layout import Layout, LayoutKind, Tile
-from .mood import ClassMood
+from ..types import LABELS, ClassMood, Faces, Layout, LayoutKind, Tile, View
 from .render import EMOTION_COLOURS, FONT, RenderStyle, annotate_faces, blur_faces, text_block
-from .types import LABELS, Faces
 
 BACKGROUND = (32, 28, 26)
 ALERT = (60, 170, 255)  # orange, BGR
-
-
-class View(str, Enum):
-    GALLERY = "gallery"
-    SUMMARY = "summary"
-    SIDEBAR = "sidebar"
-    OFF = "off"
-
-    def next(self) -> View:
-        order = list(View)
-        return order[(order.index(self) + 1) % len(order)]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .types import Faces
+from ..types import Faces
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,14 @@ import os
 from enum import Enum
 from pathlib import Path
 
-from .errors import ModelError
+from ..errors import ModelError
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 EMOTION_MODEL = "emotion.onnx"
 EMOTION_MODEL_INT8 = "emotion_int8.onnx"
 # Set to "1" by scripts/export_emotion.py --int8 once it has checked that every int8 weight
 # lies in [-64, 64] (quantised with reduce_range): such a file cannot overflow the int16
-# pair sums of the int8 kernels on x86 CPUs without VNNI (fer_overlay/cpu.py), so it is
+# pair sums of the int8 kernels on x86 CPUs without VNNI (fer_overlay/inference/cpu.py), so it is
 # right on every CPU. Files without the key are only known right where VNNI/AMX runs them.
 INT8_REDUCE_RANGE_KEY = "int8_reduce_range"
 

@@ -12,9 +12,9 @@ import webbrowser
 from pathlib import Path
 from typing import TextIO
 
-from .report import write_report
-from .report.page import duration_text
-from .store import DATA_DIR_ENV, SessionStore, default_db_path, export_csv
+from ..report import write_report
+from ..report.page import duration_text
+from ..store import DATA_DIR_ENV, SessionStore, default_db_path, export_csv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

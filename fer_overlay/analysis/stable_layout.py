@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layout import Layout, explains
-from .types import Faces
+from ..types import Faces, Layout
+from .layout import explains
 
 
 def same_tiles(old: Layout, new: Layout, tolerance: float = 0.02) -> bool:

@@ -1,6 +1,6 @@
 """Pure drawing of faces: every annotator returns a new image and leaves its input alone.
 
-Face captions are placed by :mod:`fer_overlay.captions` (inside the tile, off the app's
+Face captions are placed by :mod:`fer_overlay.views.captions` (inside the tile, off the app's
 name label and off the eyes and mouth, sized to the tile but legible at 720p). Drawing
 works on small uint8 regions only: it runs in the 30 fps output thread.
 """
@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..types import LABELS, Emotion, Faces, Tile
 from .captions import CAP_UNITS, FONT, Box, Caption, CaptionText, assumed_tile_height, face_region, place_caption
-from .layout import Tile
-from .types import LABELS, Emotion, Faces
 
 # BGR; hues chosen to be told apart by most colour-blind viewers (blue/orange axis for valence).
 EMOTION_COLOURS: dict[str, tuple[int, int, int]] = {
@@ -94,7 +93,7 @@ def captions_for(
 ) -> tuple[Caption | None, ...]:
     """Where each face's caption goes (None: its tile is too small for text). ``tiles`` are the
     gallery's tiles in this image's pixels, matched to faces by ``Faces.tile``; a face without
-    one gets :func:`~fer_overlay.captions.face_region`. ``labels`` are the app's name-label
+    one gets :func:`~fer_overlay.views.captions.face_region`. ``labels`` are the app's name-label
     boxes per face where known."""
     by_index = {t.index: t.xyxy for t in tiles}
     max_cap = style.max_cap_px(frame_size[1])

@@ -11,10 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import runtime
-from .cpu import CpuFeatures, probe
-from .errors import InputError, ModelError
-from .models import (
+from ..errors import InputError, ModelError
+from ..inference import runtime
+from ..inference.cpu import CpuFeatures, probe
+from ..inference.models import (
     BUNDLED_EMOTION,
     EMOTION_MODEL_INT8,
     INT8_REDUCE_RANGE_KEY,
@@ -23,7 +23,7 @@ from .models import (
     models_dir,
     onnx_metadata,
 )
-from .types import LABELS, NUM_CLASSES
+from ..types import LABELS, NUM_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def pick_precision(
     """Resolve AUTO: int8 only where it is known to match fp32, fp32 everywhere else.
 
     `int8_file` is the bundled int8 file, None where it is not installed; `cpu` defaults to
-    this machine (:func:`fer_overlay.cpu.probe`). On the CPU provider int8 runs where the CPU
+    this machine (:func:`fer_overlay.inference.cpu.probe`). On the CPU provider int8 runs where the CPU
     has VNNI/AMX (exact int32 dot products) or where the file is reduce-range (7-bit weights,
     which the int16 pair sums of the AVX2/AVX-512 kernels cannot overflow). A file without
     the mark on an x86 CPU without VNNI would saturate there (2.3-2.5 points below fp32 on

@@ -3,7 +3,7 @@
 Two ways to find a name line:
 
 * :class:`TextDetector`, rapidocr's own DB text detector, run through
-  :func:`fer_overlay.runtime.create_session` (one place picks execution providers). It
+  :func:`fer_overlay.inference.runtime.create_session` (one place picks execution providers). It
   finds text whatever the app, theme or layout. A whole 1080p frame costs seconds on a
   laptop CPU, so callers hand it only the regions where labels can be (below faces, the
   bottom of tiles), packed into one mosaic per call and scaled to the screen's size.
@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 from .names import StudentName, normalise
 
 log = logging.getLogger(__name__)
@@ -368,7 +368,7 @@ class TextDetector:
 
     def load(self) -> None:
         if self._session is None:
-            from .runtime import create_session
+            from ..inference.runtime import create_session
 
             self._session, _ = create_session(detector_model_path(), self.providers, self.options.threads,
                                               name="text detector")

@@ -12,39 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .layout import Layout, LayoutKind
-from .types import CLASSES, LABELS, NUM_CLASSES, Faces
+from ..types import CLASSES, NUM_CLASSES, ClassMood, Faces, Layout, LayoutKind
 
 _VALENCE = np.array([e.valence for e in CLASSES], np.int8)
-
-
-@dataclass(frozen=True)
-class ClassMood:
-    timestamp: float
-    counts: tuple[int, ...]  # faces per emotion, LABELS order
-    present: int  # faces visible
-    unknown: int  # visible but not readable
-    camera_off: int  # gallery tiles with no face
-    positive: int
-    negative: int
-
-    @property
-    def known(self) -> int:
-        return self.present - self.unknown
-
-    @property
-    def balance(self) -> float:
-        """(positive - negative) / known, 0 when nobody is readable."""
-        return (self.positive - self.negative) / self.known if self.known else 0.0
-
-    @property
-    def shares(self) -> dict[str, float]:
-        k = max(self.known, 1)
-        return {label: c / k for label, c in zip(LABELS, self.counts)}
-
-    @property
-    def dominant(self) -> str | None:
-        return LABELS[int(np.argmax(self.counts))] if self.known else None
 
 
 def class_mood(faces: Faces, layout: Layout | None, timestamp: float) -> ClassMood:

@@ -15,10 +15,10 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from . import runtime
-from .errors import InputError, ModelError
-from .models import package_file
-from .types import Faces
+from ..errors import InputError, ModelError
+from ..inference import runtime
+from ..inference.models import package_file
+from ..types import Faces
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .types import UNKNOWN_INDEX, Faces
+from ..types import UNKNOWN_INDEX, Faces
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..types import LABELS, NUM_CLASSES, Faces
 from .smoothing import SmoothingOptions, decide
-from .types import LABELS, NUM_CLASSES, Faces
 
 # The bundled model's mean output on FER2013 PublicTest faces labelled neutral; the
 # exporter records the model's own figure in its metadata, this is the fallback.

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .types import Faces
+from ..types import Faces
 
 
 @dataclass(frozen=True)
