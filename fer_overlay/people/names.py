@@ -13,6 +13,7 @@ holds (a label, a display name, a stored key, "iPhone #2", "track-7") into a key
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -177,3 +178,12 @@ def match_key(text: str) -> str:
         return dedupe(match_key(m.group(1)), int(m.group(2)))
     name = normalise(text)
     return name.key if name else name_key(text)
+
+
+def same_name(a: str, b: str) -> bool:
+    """Two reads of one label: equal, one cut short ("Christopher Vill...") or only partly found by
+    the detector ("emir" of "yusuf demir"), or an OCR slip."""
+    short, long = sorted((a, b), key=len)
+    if short == long or (len(short.replace(" ", "")) >= 4 and short in long):
+        return True
+    return difflib.SequenceMatcher(None, a, b).ratio() >= 0.85
