@@ -3,12 +3,16 @@
 
     python scripts/bench_live.py [--participants 25] [--duration 60] [--fps 30]
     python scripts/bench_live.py --duration 1800            # the 30-minute memory check
+    python scripts/bench_live.py --participants 49 --load 1 # one core busy: the meeting app beside us
 
 Starts Xvfb (1920x1080x24), shows a generated 1080p gallery in a window, and runs the
 real engine: MonitorSource(1) -> GalleryPipeline (live mode) -> NullSink at 1280x720.
 Prints output frames/s, capture-to-output latency (median/p95), the rate at which every
 face's emotion is refreshed, the longest gap between output frames, and resident
 memory over time with its slope (MB per 10 min) after a one-minute warm-up.
+``--load N`` keeps N cores at 100% for the whole run (a stand-in for the meeting app
+decoding and encoding video on the same laptop). The CPU model is printed first: name it
+beside every figure.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from fer_overlay.inference.runtime import live_threads
 from fer_overlay.live.engine import EngineOptions, LiveEngine
 from fer_overlay.sinks import NullSink
 from fer_overlay.synth import GallerySpec, make_gallery
+from fer_overlay.testing.load import busy_cores, cpu_model
 from fer_overlay.testing.xserver import show_image, start_xvfb
 
 
@@ -54,6 +59,8 @@ def main() -> int:
     p.add_argument("--detect-every", type=int, default=3)
     p.add_argument("--provider", action="append", dest="providers")
     p.add_argument("--threads", type=int, default=0, help="inference threads (default: the live app's, cores - 1)")
+    p.add_argument("--load", type=int, default=0, metavar="N",
+                   help="keep N cores busy during the run (the meeting app beside us)")
     p.add_argument("--precision", choices=[v.value for v in Precision], default="auto",
                    help="bundled emotion model: auto = int8 on the CPU, fp32 on a GPU")
     args = p.parse_args()
@@ -63,10 +70,10 @@ def main() -> int:
         PipelineOptions(mode=RunningMode.LIVE_STREAM, detect_every=args.detect_every), providers=args.providers,
         threads=args.threads or live_threads(), precision=args.precision,
     )
-    print(f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
-          f"{platform.system()}; detector {pipeline.detector.provider}, "
+    print(f"CPU: {cpu_model()}, {platform.system()}; busy cores beside the app: {args.load}; "
+          f"detector {pipeline.detector.provider}, "
           f"classifier {pipeline.classifier.info.path.name} on {pipeline.classifier.provider}")
-    with start_xvfb(1920, 1080) as server:
+    with start_xvfb(1920, 1080) as server, busy_cores(args.load):
         os.environ["DISPLAY"] = server.display
         with show_image(server, image, 0, 0, "gallery"), MonitorSource(1) as source:
             sink = NullSink(1280, 720, args.fps)
@@ -87,7 +94,8 @@ def main() -> int:
     steady = sends[sends >= sends[0] + 2.0] if len(sends) else sends  # skip start-up
     out_fps = (len(steady) - 1) / (steady[-1] - steady[0]) if len(steady) > 1 else 0.0
     gaps = np.diff(steady) * 1000 if len(steady) > 1 else np.zeros(1)
-    print(f"\n{args.participants} faces on a 1920x1080 screen, output 1280x720 @ {args.fps:.0f} fps, {wall:.0f} s")
+    print(f"\n{args.participants} faces on a 1920x1080 screen, output 1280x720 @ {args.fps:.0f} fps, {wall:.0f} s"
+          f", {args.load} core(s) busy")
     print(f"  output: {out_fps:.2f} frames/s ({s.frames_out} frames), longest gap {gaps.max():.0f} ms, "
           f"gaps > 100 ms: {(gaps > 100).sum()}")
     print(f"  capture-to-output latency: median {np.median(lat):.1f} ms, p95 {np.percentile(lat, 95):.1f} ms")

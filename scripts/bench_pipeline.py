@@ -11,7 +11,6 @@ switches; then one plain full-frame CenterFace pass at 1080p for comparison.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import time
@@ -26,6 +25,7 @@ from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, Runn
 from fer_overlay.inference.models import Precision
 from fer_overlay.synth import GallerySpec, gallery_frames
 from fer_overlay.synth.evaluate import IdSwitches, score_frame
+from fer_overlay.testing.load import cpu_model
 from fer_overlay.types import Frame
 
 STAGES = ("layout", "detect", "track", "crop", "classify", "smooth", "total")
@@ -88,8 +88,7 @@ def main() -> int:
     options = PipelineOptions(mode=RunningMode.VIDEO, detect_every=args.detect_every)
     pipeline = GalleryPipeline.create(options, providers=args.providers, threads=args.threads,
                                       precision=args.precision)
-    print(f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
-          f"{platform.system()}; detector on {pipeline.detector.provider}, "
+    print(f"CPU: {cpu_model()}, {platform.system()}; detector on {pipeline.detector.provider}, "
           f"classifier {pipeline.classifier.info.path.name} on {pipeline.classifier.provider}")
     for n in args.participants:
         bench_gallery(pipeline, n, args.frames, size)  # type: ignore[arg-type]

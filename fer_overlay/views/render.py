@@ -78,13 +78,15 @@ def text_block(
     return x, y0, w, h
 
 
-def caption_text(faces: Faces, i: int, style: RenderStyle) -> CaptionText:
+def caption_text(faces: Faces, i: int, style: RenderStyle, label: str | None = None) -> CaptionText:
+    """Face ``i``'s caption lines; ``label`` is its emotion label when the caller has them all
+    (``Faces.labels`` builds every face's, so calling it per face would be quadratic)."""
     conf = None
     if style.show_confidence and faces.emotion[i] >= 0:
         conf = round(float(faces.probs[i, faces.emotion[i]]) * 100)
     ident = f"#{faces.track_id[i]}" if style.show_track_ids and faces.track_id[i] >= 0 else ""
     name = str(faces.name[i]) if style.show_names and faces.name[i] else None
-    return CaptionText(faces.labels[i], name, conf, ident)
+    return CaptionText(label if label is not None else faces.labels[i], name, conf, ident)
 
 
 def captions_for(
@@ -101,15 +103,17 @@ def captions_for(
     loose = [i for i, r in enumerate(regions) if r is None]
     # Faces without a tile are sized as one gallery (the median face), not each by its own size.
     basis = float(np.median(faces.xyxy[loose, 3] - faces.xyxy[loose, 1])) if loose else 0.0
+    emotions = faces.labels
+    with_bar = np.isfinite(faces.probs).all(axis=1) if style.show_confidence else np.zeros(len(faces), bool)
+    boxes = faces.xyxy.tolist()
     out = []
     for i, region in enumerate(regions):
         height = None if region is not None else assumed_tile_height(basis)
         if region is None:
             region = face_region(i, faces.xyxy, frame_size)
         label = labels[i] if i < len(labels) else None
-        bar = style.show_confidence and bool(np.isfinite(faces.probs[i]).all())
-        out.append(place_caption(caption_text(faces, i, style), faces.xyxy[i].tolist(), faces.landmarks[i], region,
-                                 frame_size, label, bar, max_cap, height))
+        out.append(place_caption(caption_text(faces, i, style, emotions[i]), boxes[i], faces.landmarks[i], region,
+                                 frame_size, label, bool(with_bar[i]), max_cap, height))
     return tuple(out)
 
 
@@ -120,16 +124,29 @@ def annotate_faces(
     """Boxes coloured by emotion and, inside each face's tile, a caption (name, emotion,
     confidence) over a bar of the probability distribution. See :func:`captions_for`."""
     out = scene.copy()
-    h, w = out.shape[:2]
-    for i, caption in enumerate(captions_for(faces, (w, h), style, tiles, labels)):
-        x1, y1, x2, y2 = (round(float(v)) for v in faces.xyxy[i])
-        colour = EMOTION_COLOURS[faces.labels[i]]
+    annotate_faces_into(out, faces, style, tiles, labels)
+    return out
+
+
+def annotate_faces_into(
+    image: np.ndarray, faces: Faces, style: RenderStyle = RenderStyle(), tiles: Sequence[Tile] = (),
+    labels: Sequence[Box | None] = (), captions: Sequence[Caption | None] | None = None,
+) -> None:
+    """:func:`annotate_faces` drawn into ``image`` itself: for views that own their canvas.
+    ``captions`` are :func:`captions_for`'s result when the caller kept it from an earlier frame."""
+    h, w = image.shape[:2]
+    emotions = faces.labels
+    boxes = np.rint(faces.xyxy).astype(np.int64).tolist()
+    if captions is None:
+        captions = captions_for(faces, (w, h), style, tiles, labels)
+    for i, caption in enumerate(captions):
+        x1, y1, x2, y2 = boxes[i]
+        colour = EMOTION_COLOURS[emotions[i]]
         # The box's stroke follows the caption size: 4 px strokes would bury a 49-tile face.
         thick = max(1, round(caption.cap_px / 8)) if caption else 1
-        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick, cv2.LINE_AA)
+        cv2.rectangle(image, (x1, y1), (x2, y2), colour, thick, cv2.LINE_AA)
         if caption is not None:
-            draw_caption(out, caption, colour, faces.probs[i])
-    return out
+            draw_caption(image, caption, colour, faces.probs[i])
 
 
 def draw_caption(image: np.ndarray, caption: Caption, colour: tuple[int, int, int], probs: np.ndarray) -> None:
@@ -163,14 +180,19 @@ def distribution_bar(image: np.ndarray, probs: np.ndarray, rect: tuple[int, int,
 def blur_faces(scene: np.ndarray, faces: Faces, margin: float = 0.25) -> np.ndarray:
     """Pixelate faces (opt-out students, anonymous feed); irreversible at this block size."""
     out = scene.copy()
-    h, w = out.shape[:2]
-    for x1, y1, x2, y2 in faces.xyxy:
+    blur_faces_into(out, faces, margin)
+    return out
+
+
+def blur_faces_into(image: np.ndarray, faces: Faces, margin: float = 0.25) -> None:
+    """:func:`blur_faces` applied to ``image`` itself: for views that own their canvas."""
+    h, w = image.shape[:2]
+    for x1, y1, x2, y2 in faces.xyxy.tolist():
         mx, my = (x2 - x1) * margin, (y2 - y1) * margin
         a, b = int(max(0, x1 - mx)), int(max(0, y1 - my))
         c, d = int(min(w, x2 + mx)), int(min(h, y2 + my))
         if c - a < 2 or d - b < 2:
             continue
-        roi = out[b:d, a:c]
+        roi = image[b:d, a:c]
         small = cv2.resize(roi, (max(1, (c - a) // 12), max(1, (d - b) // 12)), interpolation=cv2.INTER_AREA)
-        out[b:d, a:c] = cv2.resize(small, (c - a, d - b), interpolation=cv2.INTER_NEAREST)
-    return out
+        roi[:] = cv2.resize(small, (c - a, d - b), interpolation=cv2.INTER_NEAREST)

@@ -1,0 +1,63 @@
+"""The output thread's drawing is pinned to a golden set: making it faster must not change it.
+
+tests/data/render_golden/ holds a fixed scene, faces and what each view drew from them
+(written by scripts/make_render_golden.py when a drawing change is meant). Anti-aliased
+text and area resampling may differ by a level between OpenCV builds and CPUs, so a pixel
+may be off by a little; a moved caption, a missing box or a changed colour is not.
+"""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from script_loader import load_script
+
+golden = load_script("make_render_golden")
+
+
+@pytest.mark.parametrize("name", list(golden.CASES))
+def test_views_draw_the_golden_pixels(name: str) -> None:
+    from fer_overlay.types import View
+    from fer_overlay.views.compose import render
+
+    image = cv2.imread(str(golden.FOLDER / "scene.png"))
+    spec = json.loads((golden.FOLDER / "faces.json").read_text())
+    view, size, anonymous = golden.CASES[name]
+    state = golden.state_for(spec, anonymous, size)
+    before = (image.copy(), state.faces.xyxy.copy())
+    out = render(View(view), image, state, size)
+    ref = cv2.imread(str(golden.FOLDER / f"{name}.png"))
+    assert out.shape == ref.shape and out.dtype == np.uint8
+    diff = np.abs(out.astype(np.int16) - ref.astype(np.int16)).max(axis=2)
+    assert (diff > 8).mean() < 0.002, f"{name}: {(diff > 8).mean():.2%} of pixels differ from the golden image"
+    assert diff.max() <= 64 or (diff > 8).sum() < 50
+    assert np.array_equal(image, before[0]) and np.array_equal(state.faces.xyxy, before[1])  # inputs untouched
+
+
+def test_kept_caption_placement_follows_every_new_analysis() -> None:
+    # The gallery keeps the last frame's caption placement; a new Faces (a new analysis)
+    # or another output size must be placed afresh, never drawn with the old captions.
+    from dataclasses import replace
+
+    from fer_overlay.types import View
+    from fer_overlay.views.compose import render
+
+    image = cv2.imread(str(golden.FOLDER / "scene.png"))
+    spec = json.loads((golden.FOLDER / "faces.json").read_text())
+    first = golden.state_for(spec, False, (640, 360))
+    moved = replace(first, faces=first.faces.with_(xyxy=first.faces.xyxy + np.float32(40),
+                                                   landmarks=first.faces.landmarks + np.float32(40)))
+    a = render(View.GALLERY, image, first, (640, 360))
+    b = render(View.GALLERY, image, moved, (640, 360))
+    fresh = golden.state_for(spec, False, (640, 360))  # equal values, new objects
+    moved_again = replace(fresh, faces=fresh.faces.with_(xyxy=fresh.faces.xyxy + np.float32(40),
+                                                         landmarks=fresh.faces.landmarks + np.float32(40)))
+    assert not np.array_equal(a, b)
+    assert np.array_equal(render(View.GALLERY, image, moved_again, (640, 360)), b)
+    assert np.array_equal(render(View.GALLERY, image, first, (640, 360)), a)
+    big = render(View.GALLERY, image, first, (1024, 576))
+    ref = cv2.imread(str(golden.FOLDER / "gallery_up.png"))  # the same faces at another size: placed again
+    assert (np.abs(big.astype(np.int16) - ref.astype(np.int16)).max(axis=2) > 8).mean() < 0.002
