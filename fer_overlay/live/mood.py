@@ -42,6 +42,10 @@ class MoodHistory:
 
     minutes: float = 5.0
     _points: deque[tuple[float, float, int]] = field(default_factory=deque, init=False)  # (t, balance, present)
+    # The output thread asks for the series 30 times a second; it changes only when an
+    # analysis arrives. So add() (the analysis thread) builds it, once per change, and swaps
+    # it in with one assignment: the output thread never iterates the deque while it changes.
+    _series: np.ndarray = field(default_factory=lambda: _frozen_series(()), init=False)
 
     def add(self, mood: ClassMood) -> None:
         second = float(np.floor(mood.timestamp))
@@ -52,7 +56,14 @@ class MoodHistory:
         horizon = second - self.minutes * 60
         while self._points and self._points[0][0] < horizon:
             self._points.popleft()
+        self._series = _frozen_series(self._points)
 
     def series(self) -> np.ndarray:
-        """(N, 3) array of (t, balance, present)."""
-        return np.array(self._points, np.float64).reshape(-1, 3)
+        """(N, 3) array of (t, balance, present); read-only, shared by every caller."""
+        return self._series
+
+
+def _frozen_series(points: deque[tuple[float, float, int]] | tuple[()]) -> np.ndarray:
+    series = np.array(points, np.float64).reshape(-1, 3)
+    series.flags.writeable = False
+    return series
