@@ -65,6 +65,10 @@ def test_screen_text_that_is_no_name_is_rejected(text: str) -> None:
     ("YJennifer Mackown", "Jennifer Mackown"),  # Zoom's mic icon read as a letter
     ("oFilip Ekberg", "Filip Ekberg"),
     ("2 Kim", "Kim"),
+    ("退 Herzog", "Herzog"),  # a mic icon read as an ideograph (LiveKit, real screenshot)
+    ("星 Kim", "Kim"),
+    ("Ana Souza 星", "Ana Souza"),
+    ("王 小明", "王 小明"),  # a name in that script keeps every character
     ("lan Cooper", "Ian Cooper"),  # capital I read as a small l
     ("Keiko Y amamoto", "Keiko Yamamoto"),  # a space after a wide capital
     ("iPhone", "iPhone"),

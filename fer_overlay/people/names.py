@@ -107,6 +107,32 @@ def _split_joined(word: str) -> str:
     return " ".join(out)
 
 
+# Scripts whose letters a small UI icon (a microphone, a hand, a pin) is misread as: the
+# recogniser's charset is mostly CJK, so an icon beside a Latin name often comes out as one
+# ideograph ("退 Herzog", "星 Kim").
+_ICON_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
+
+
+def _foreign_icon(text: str) -> str:
+    """Drop a lone leading or trailing character of another script than the rest of a Latin
+    label ("退 Herzog" -> "Herzog"); a name written in that script keeps all of it."""
+    words = text.split()
+    if len(words) < 2:
+        return text
+
+    def latin(word: str) -> bool:
+        return any("LATIN" in unicodedata.name(c, "") for c in word)
+
+    def icon(word: str) -> bool:
+        return len(word) == 1 and any(s in unicodedata.name(word, "") for s in _ICON_SCRIPTS)
+
+    if icon(words[0]) and all(latin(w) for w in words[1:]):
+        words = words[1:]
+    if len(words) >= 2 and icon(words[-1]) and all(latin(w) for w in words[:-1]):
+        words = words[:-1]
+    return " ".join(words)
+
+
 def name_key(display: str) -> str:
     """The matching key of an already cleaned display name."""
     text = _KEY_SPACE.sub(" ", _KEY_DROP.sub("", _fold(display)))
@@ -123,6 +149,7 @@ def normalise(raw: str | None) -> StudentName | None:
         return None
     text = _COUNT.sub(" ", text)
     text = _ICON.sub("", text)
+    text = _foreign_icon(text)
     cut = False
     if _ELLIPSIS.search(text):
         text = _ELLIPSIS.sub("", text)
