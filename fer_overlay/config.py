@@ -10,6 +10,7 @@ place. Errors name the file and the dotted key, and suggest the nearest known na
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import functools
 import json
@@ -20,13 +21,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
+from . import specs
+from .analysis.refresh import DetectionPolicy
 from .errors import ConfigError
-from .inference.models import Precision
+from .inference.models import EmotionModel, Precision
+from .specs import DetectorSpec, ProviderSpec, SinkKind, SinkSpec, SourceKind, SourceSpec, SpecError
 from .types import View
+
+if TYPE_CHECKING:
+    from .analysis.baseline import BaselineOptions
+    from .analysis.pipeline import PipelineOptions, RunningMode
+    from .live.engine import EngineOptions
+    from .live.insight import InsightOptions
+    from .people.identity import IdentityOptions
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,13 +72,18 @@ class Rule:
     dump: Callable[[Any], Any] = lambda value: value
 
 
-def _number(lo: float, hi: float) -> Rule:
+def _number(lo: float, hi: float, *, above_lo: bool = False) -> Rule:
+    """A number in [lo, hi], or (lo, hi] with ``above_lo`` (for a duration that cannot be 0)."""
+
     def parse(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
             raise TypeError
+        if above_lo and value == lo:
+            raise TypeError
         return float(value)
 
-    return Rule(f"a number between {lo:g} and {hi:g}", parse, lambda v: int(v) if float(v).is_integer() else v)
+    expected = f"a number more than {lo:g} and at most {hi:g}" if above_lo else f"a number between {lo:g} and {hi:g}"
+    return Rule(expected, parse, lambda v: int(v) if float(v).is_integer() else v)
 
 
 def _integer(lo: int, hi: int) -> Rule:
@@ -135,15 +151,32 @@ def _size() -> Rule:
     def parse(value: Any) -> tuple[int, int]:
         if not isinstance(value, str):
             raise TypeError
-        w, sep, h = value.lower().partition("x")
-        if not (sep and w.strip().isdigit() and h.strip().isdigit()):
-            raise TypeError
-        size = int(w), int(h)
-        if min(size) < 64 or size[0] % 2 or size[1] % 2:
-            raise TypeError
-        return size
+        return tuple(specs.parse_size(value))  # type: ignore[return-value]
 
-    return Rule('"WIDTHxHEIGHT" with even numbers of at least 64, like "1280x720"', parse, lambda v: f"{v[0]}x{v[1]}")
+    lo, (w, h) = specs.MIN_SIDE, specs.MAX_SIZE
+    return Rule(f'"WIDTHxHEIGHT" with even numbers from {lo}x{lo} to {w}x{h}, like "1280x720"', parse,
+                lambda v: f"{v[0]}x{v[1]}")
+
+
+def _spec(expected: str, parse: Callable[[str], object]) -> Rule:
+    """A spec setting (source, sink, detector): checked by its grammar in specs.py and kept as
+    canonical text (the kind in lower case), so `Monitor:1` and `monitor:1` are one setting."""
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise TypeError
+        return str(parse(value))
+
+    return Rule(expected, check)
+
+
+def _providers() -> Rule:
+    def parse(value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise TypeError
+        return tuple(specs.parse_provider(v).name for v in value)
+
+    return Rule("a list of onnxruntime provider names", parse, list)
 
 
 def _nearest(word: str, choices: list[str]) -> str | None:
@@ -157,65 +190,7 @@ def _hint(word: str, choices: list[str]) -> str:
     return f" (did you mean {close}?)" if close else ""
 
 
-# -- capture / sink specs and hotkeys (also used by the controller and hotkeys) -----------
-
-SOURCE_KINDS = ("monitor", "region", "window", "video", "image")
-SINK_KINDS = ("virtualcam", "preview", "file", "null")
-
-
-def check_source(spec: str) -> str:
-    """Validate the shape of a capture source spec; raises ValueError saying what is wrong."""
-    kind, _, arg = spec.partition(":")
-    if kind not in SOURCE_KINDS:
-        raise ValueError(f"unknown source kind {kind!r}" + _hint(kind, list(SOURCE_KINDS)))
-    if kind == "monitor" and not arg.isdigit():
-        raise ValueError("monitor needs a number, like monitor:1")
-    if kind == "region":
-        parts = arg.split(",")
-        try:
-            _, _, w, h = (int(p) for p in parts)
-        except ValueError:
-            raise ValueError("region needs four whole numbers, like region:0,0,1280,720") from None
-        if w <= 0 or h <= 0:
-            raise ValueError("region width and height must be positive")
-    if kind in ("window", "video", "image") and not arg.strip():
-        raise ValueError(f"{kind} needs a {'title' if kind == 'window' else 'path'} after the colon")
-    return spec
-
-
-def check_sink(spec: str) -> str:
-    """Validate the shape of an output sink spec; raises ValueError saying what is wrong."""
-    kind, colon, arg = spec.partition(":")
-    if kind not in SINK_KINDS:
-        raise ValueError(f"unknown sink kind {kind!r}" + _hint(kind, list(SINK_KINDS)))
-    if kind in ("preview", "null") and colon:
-        raise ValueError(f"{kind} takes no argument")
-    if kind == "virtualcam" and colon and not arg.strip():
-        raise ValueError("virtualcam: needs a backend name after the colon, or no colon")
-    if kind == "file" and not arg.strip():
-        raise ValueError("file needs a path after the colon")
-    return spec
-
-
-PROVIDERS = ("CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider", "DmlExecutionProvider",
-             "CoreMLExecutionProvider", "OpenVINOExecutionProvider", "ROCMExecutionProvider")
-
-
-def check_detector(spec: str) -> str:
-    kind, _, arg = spec.strip().partition(":")
-    if (kind.strip().lower(), bool(arg.strip())) not in (("centerface", False), ("scrfd", True)):
-        raise ValueError(f"{spec!r} is not a detector: use centerface or scrfd:PATH")
-    return spec.strip()
-
-
-def check_provider(name: str) -> str:
-    """onnxruntime names end in ExecutionProvider; catch "CUDA" or "cuda" early."""
-    if name.endswith("ExecutionProvider"):
-        return name
-    guess = next((p for p in PROVIDERS if p.lower().startswith(name.lower())), None) if name else None
-    guess = guess or _nearest(name, list(PROVIDERS))
-    raise ValueError(f"{name!r} is not a provider name" + (f"; did you mean {guess}?" if guess else ""))
-
+# -- hotkeys (also used by app/hotkeys.py) ------------------------------------------------
 
 # Names pynput accepts between < and > (its Key enum, aliases included); used when pynput
 # cannot be imported here (Linux without a display), so a config still loads and is checked.
@@ -284,8 +259,9 @@ def setting(rule: Rule, doc: str) -> dict[str, Any]:
     return {"rule": rule, "doc": doc}
 
 
-SOURCE_RULE = _text("a source: monitor:N, region:X,Y,W,H, window:TITLE, video:PATH or image:PATH", check_source)
-SINK_RULE = _text("a sink: virtualcam, virtualcam:BACKEND, preview, file:PATH or null", check_sink)
+SOURCE_RULE = _spec(f"a source ({specs.SOURCE_FORMS})", specs.parse_source)
+SINK_RULE = _spec(f"a sink ({specs.SINK_FORMS})", specs.parse_sink)
+DETECTOR_RULE = _spec(f"a detector ({specs.DETECTOR_FORMS})", specs.parse_detector)
 HOTKEY_RULE = _text('a hotkey like "<ctrl>+<alt>+e", or "" for none', check_hotkey)
 
 
@@ -294,7 +270,7 @@ class CaptureSettings:
     """Where the meeting gallery comes from."""
 
     source: str = field(default="monitor:1", metadata=setting(
-        SOURCE_RULE, "monitor:N | region:X,Y,W,H | window:TITLE | video:PATH | image:PATH"))
+        SOURCE_RULE, specs.SOURCE_FORMS))
 
 
 @dataclass(frozen=True)
@@ -302,8 +278,9 @@ class OutputSettings:
     """What the virtual camera sends."""
 
     sink: str = field(default="virtualcam", metadata=setting(
-        SINK_RULE, "virtualcam[:BACKEND] | preview | file:PATH | null"))
-    fps: float = field(default=30.0, metadata=setting(_number(1, 60), "frames per second sent to the meeting app"))
+        SINK_RULE, specs.SINK_FORMS))
+    fps: float = field(default=30.0, metadata=setting(
+        _number(*specs.FPS_RANGE), "frames per second sent to the meeting app"))
     size: tuple[int, int] = field(default=(1280, 720), metadata=setting(_size(), "output size, WIDTHxHEIGHT"))
     view: View = field(default=View.GALLERY, metadata=setting(_choice(View), "gallery | summary | sidebar | off"))
     backend: str = field(default="", metadata=setting(
@@ -314,18 +291,30 @@ class OutputSettings:
 class AnalysisSettings:
     """How faces are found and read."""
 
+    detection: DetectionPolicy = field(default=DetectionPolicy.CHANGED, metadata=setting(
+        _choice(DetectionPolicy), "changed = detect a tile when its picture changed, its face was lost, or its "
+        "round-robin turn came, within detect_budget_ms | every_k = every tile every detect_every frames"))
+    detect_budget_ms: float = field(default=15.0, metadata=setting(
+        _number(1, 1000), "detection = changed: detector time per analysed frame, on average"))
+    round_robin_s: float = field(default=1.5, metadata=setting(
+        _number(0.1, 60), "detection = changed: every tile is looked at again at least this often (seconds)"))
     detect_every: int = field(default=3, metadata=setting(
-        _integer(1, 100), "run the face detector every N analysed frames and track in between"))
+        _integer(1, 100), "detection = every_k: run the face detector every N analysed frames and track between"))
+    classify_budget_ms: float = field(default=0.0, metadata=setting(
+        _number(0, 1000), "emotion model time per analysed frame; faces take turns by how stale and how changed "
+        "they are; 0 = every face every frame"))
     detector: str = field(default="centerface", metadata=setting(
-        _text("a detector: centerface or scrfd:PATH", check_detector),
-        "centerface (bundled) | scrfd:PATH to an insightface pack's det_*.onnx you have on disk"))
+        DETECTOR_RULE, "centerface (bundled) | scrfd:PATH to an insightface pack's det_*.onnx you have on disk"))
     providers: tuple[str, ...] = field(default=(), metadata=setting(
-        _text_list("a list of onnxruntime provider names", check_provider),
+        _providers(),
         'onnxruntime providers in order of preference, e.g. ["CUDAExecutionProvider"]; [] = best available'))
     flip_tta: bool = field(default=False, metadata=setting(
         _flag(), "also classify mirrored faces (slower, slightly steadier)"))
     precision: Precision = field(default=Precision.AUTO, metadata=setting(
         _choice(Precision), "emotion model: auto = int8 on the CPU and fp32 on a GPU | fp32 | int8"))
+    model: EmotionModel = field(default=EmotionModel.FER2013, metadata=setting(
+        _choice(EmotionModel), "emotion network: fer2013 (FER2013's labels) | ferplus (trained on the votes of ten "
+        "annotators per face: reads calm faces as calm far more often; models/README.md)"))
     threads: int = field(default=0, metadata=setting(_integer(0, 256), "CPU threads for inference, 0 = automatic"))
 
 
@@ -351,16 +340,16 @@ class SessionSettings:
     data_dir: Path | None = field(default=None, metadata=setting(
         _optional_path(), 'where sessions are stored, "" = the user data folder'))
     calibration_minutes: float = field(default=3.0, metadata=setting(
-        _number(0, 60), "minutes of per-student baseline at the start"))
+        _number(0, 60, above_lo=True), "minutes of per-student baseline at the start"))
     attention_after_s: float = field(default=60.0, metadata=setting(
         _number(1, 3600), "seconds of low mood before a student is flagged"))
 
     @property
     def db_path(self) -> Path:
-        """The session database: in data_dir when set, else $FER_OVERLAY_DATA_DIR or the user data folder."""
-        from .store.db import DB_FILENAME, default_db_path
+        """The session database, by the one rule every command uses (store.location.locate_db)."""
+        from .store.location import locate_db
 
-        return self.data_dir / DB_FILENAME if self.data_dir else default_db_path()
+        return locate_db(data_dir=self.data_dir).path
 
     @property
     def data_path(self) -> Path:
@@ -403,10 +392,15 @@ class Settings:
         A missing file at the default location just means defaults; a missing file that
         was asked for by name is an error.
         """
-        target = Path(path) if path is not None else settings_path()
+        target = Path(path).expanduser() if path is not None else settings_path()
         settings = cls.default()
         if target.is_file():
             settings = settings.merge(_read_toml(target), origin=str(target))
+        elif target.is_dir():
+            # even at the default location: a folder there is a mistake to show, not "no settings"
+            raise ConfigError(f"{target}: is a folder, not a settings file")
+        elif target.exists():
+            raise ConfigError(f"{target}: not a regular file (a device or pipe?); give a settings file")
         elif path is not None:
             raise ConfigError(f"{target}: settings file not found")
         else:
@@ -480,10 +474,17 @@ def _merge_section(section: Any, name: str, table: Mapping[str, Any], origin: st
         try:
             values[key] = _parse(rule, raw)
         except (TypeError, ValueError) as exc:
-            detail = f" ({exc})" if isinstance(exc, ValueError) and str(exc) else ""
             shown = _show(str(raw) if isinstance(raw, _Literal) else raw)
-            errors.append(f"{origin}: {name}.{key} must be {rule.expected}, got {shown}{detail}")
+            errors.append(f"{origin}: {name}.{key} must be {rule.expected}, got {shown}{_detail(exc)}")
     return replace(section, **values)
+
+
+def _detail(exc: Exception) -> str:
+    """What a rule's error adds after "got VALUE": a spec's problem alone (the forms are in
+    the rule's text already), a ValueError's text, nothing for a bare TypeError."""
+    if isinstance(exc, SpecError):
+        return f" ({exc.problem})"
+    return f" ({exc})" if isinstance(exc, ValueError) and str(exc) else ""
 
 
 def _parse(rule: Rule, raw: Any) -> Any:
@@ -495,18 +496,39 @@ def _parse(rule: Rule, raw: Any) -> Any:
         return rule.parse(str(raw))
     try:
         return rule.parse(literal)
-    except (TypeError, ValueError):
-        return rule.parse(str(raw))  # e.g. a window title that happens to look like a number
+    except (TypeError, ValueError) as as_literal:
+        try:
+            return rule.parse(str(raw))  # e.g. a window title that happens to look like a number
+        except (TypeError, ValueError) as as_text:
+            # Keep the complaint that says something: '["cuda"]' is a list with a bad name in it.
+            raise as_literal if isinstance(as_literal, ValueError) and type(as_text) is TypeError else as_text from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file; any problem is one ConfigError line naming the file (and the place)."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a settings file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read settings file: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")  # a BOM (Windows Notepad writes one) is not part of the TOML
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: {_not_utf8(data, exc.start)}; save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _not_utf8(data: bytes, at: int) -> str:
+    """Where the first byte that is not UTF-8 is, in the terms an editor shows."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "saved as UTF-16, not UTF-8 text"
+    line = data.count(b"\n", 0, at) + 1
+    column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+    return f"not UTF-8 text: byte 0x{data[at]:02x} at line {line}, column {column} (Latin-1 or another encoding?)"
 
 
 def _show(value: Any) -> str:
@@ -543,3 +565,139 @@ def write_default(path: Path) -> Path:
     with path.open("x", encoding="utf-8") as fh:
         fh.write(Settings.default().to_toml())
     return path
+
+
+# -- the command line's flags for settings ------------------------------------------------
+
+
+def section_field(key: str) -> Any:
+    """The dataclass field of a dotted key ("output.fps"); KeyError for an unknown key."""
+    section, _, name = key.partition(".")
+    return {f.name: f for f in fields(getattr(Settings.default(), section))}[name]
+
+
+def cli_value(key: str) -> Callable[[str], Any]:
+    """An argparse ``type`` for a flag that overrides ``key``: the setting's own rule checks
+    it, so the flag and the settings file accept exactly the same values, and a bad one is
+    argparse's one-line "argument --flag: must be ..." error. Returns the value as the
+    settings file would write it, ready for :meth:`Settings.with_overrides`."""
+    rule: Rule = section_field(key).metadata["rule"]
+
+    def convert(text: str) -> Any:
+        try:
+            value = _parse(rule, _Literal(text))
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(f"must be {rule.expected}, got {text!r}{_detail(exc)}") from None
+        return rule.dump(value)
+
+    convert.__name__ = key  # argparse names the type in some messages
+    return convert
+
+
+# -- every Options object, built from the settings in one place ---------------------------
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """What :meth:`GalleryPipeline.create` takes beside its PipelineOptions: which models run where."""
+
+    detector: DetectorSpec
+    providers: tuple[ProviderSpec, ...]  # () = the best this onnxruntime build offers
+    threads: int | None  # None = automatic (the live app leaves a core to the output)
+    flip_tta: bool
+    precision: Precision
+    model: EmotionModel = EmotionModel.FER2013
+
+    @property
+    def provider_names(self) -> list[str] | None:
+        return [p.name for p in self.providers] or None
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything the pipeline, the engine and the session need, from one :class:`Settings`.
+
+    Defaults and bounds live in the settings' rules (above) and nowhere else; the Options
+    classes' own checks are a safety net whose ValueError becomes a ConfigError naming the key.
+    """
+
+    source: SourceSpec
+    sink: SinkSpec  # output.sink, with output.backend folded into a bare "virtualcam"
+    pipeline: PipelineOptions
+    models: ModelChoice
+    identity: IdentityOptions | None  # None: anonymous, no name is read
+    baseline: BaselineOptions
+    engine: EngineOptions
+    insight: InsightOptions
+    # The privacy rules the controller turns into one FeedPolicy per sink.
+    anonymous: bool  # no name read, shown or stored; faces pixelated
+    aggregate_feed: bool  # the shared camera (SinkSpec.shared) shows class aggregates only
+
+
+def options(settings: Settings, mode: RunningMode | None = None) -> Options:
+    """The Options objects for ``settings``; ``mode`` is the pipeline's (default LIVE_STREAM).
+
+    Raises ConfigError naming the key for any value the settings' rules did not catch (a
+    Settings built in code, not loaded).
+    """
+    # Imported here: config is loaded by every command, the pipeline only by some.
+    from .analysis.baseline import BaselineOptions
+    from .analysis.pipeline import RunningMode
+    from .live.engine import EngineOptions
+    from .live.insight import InsightOptions
+    from .people.identity import IdentityOptions
+
+    out, an, pr, se = settings.output, settings.analysis, settings.privacy, settings.session
+    sink = _checked("output.sink", specs.parse_sink, out.sink)
+    if sink.kind is SinkKind.VIRTUALCAM and not sink.arg and out.backend:
+        sink = SinkSpec(SinkKind.VIRTUALCAM, out.backend)
+    models = ModelChoice(
+        detector=_checked("analysis.detector", specs.parse_detector, an.detector),
+        providers=tuple(_checked("analysis.providers", specs.parse_provider, p) for p in an.providers),
+        threads=an.threads or None, flip_tta=an.flip_tta, precision=Precision(an.precision),
+        model=EmotionModel(an.model),
+    )
+    source = _checked("capture.source", specs.parse_source, settings.capture.source)
+    return Options(
+        source=source,
+        sink=sink,
+        pipeline=_pipeline(an, source, mode or RunningMode.LIVE_STREAM),
+        models=models,
+        identity=None if pr.anonymous else _build("privacy.opt_out", IdentityOptions, opt_out=tuple(pr.opt_out)),
+        baseline=_build("session.calibration_minutes", BaselineOptions, calibration_s=se.calibration_minutes * 60),
+        engine=_build("output.fps, output.size", EngineOptions, fps=out.fps, size=tuple(out.size),
+                      view=View(out.view)),
+        insight=_build("session.attention_after_s", InsightOptions, attention_after_s=se.attention_after_s),
+        anonymous=pr.anonymous,
+        aggregate_feed=StudentFeed(pr.student_feed) is StudentFeed.AGGREGATE,
+    )
+
+
+def _pipeline(an: AnalysisSettings, source: SourceSpec, mode: RunningMode) -> PipelineOptions:
+    from .analysis.pipeline import PipelineOptions
+    from .analysis.refresh import RefreshOptions
+    from .analysis.schedule import ClassifyOptions
+
+    detection = DetectionPolicy(an.detection)
+    if source.kind is SourceKind.CAMERA:
+        # A camera picture is one "tile" that changes all the time: a full-frame detector pass
+        # costs far more than a gallery tile, so it runs on the plain every-k cadence.
+        detection = DetectionPolicy.EVERY_K
+    return _build("analysis", PipelineOptions, mode=mode, detection=detection, detect_every=an.detect_every,
+                  refresh=_build("analysis.detect_budget_ms, analysis.round_robin_s", RefreshOptions,
+                                 budget_ms=an.detect_budget_ms, round_robin_s=an.round_robin_s),
+                  classify=_build("analysis.classify_budget_ms", ClassifyOptions, budget_ms=an.classify_budget_ms))
+
+
+def _checked(key: str, parse: Callable[[str], Any], text: str) -> Any:
+    try:
+        return parse(text)
+    except SpecError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _build(key: str, cls: Callable[..., Any], **values: Any) -> Any:
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: {exc}") from None

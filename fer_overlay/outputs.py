@@ -14,12 +14,17 @@ Every failure is an :class:`OutputError` with a one-line message naming the path
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import FerOverlayError
+
+# Below this a disk counts as full before the work starts; a write that fails later (a bigger
+# file than was free) is still one line, but then the work is done.
+MIN_FREE_BYTES = 64 * 1024
 
 
 class OutputError(FerOverlayError):
@@ -34,13 +39,27 @@ def _umask() -> int:
 
 
 def check_output(path: str | Path, *, force: bool = False, suffixes: Iterable[str] | None = None) -> Path:
-    """Validate an output path before the work: known suffix, a folder we can write, nothing
-    but a regular file in the way. Returns the expanded path; raises :class:`OutputError`."""
+    """Validate an output path before the work: known suffix, a folder we can write on a disk
+    that is not full, nothing but a regular file in the way. Returns the expanded path;
+    raises :class:`OutputError`."""
     out = Path(path).expanduser()
     if suffixes is not None:
         allowed = tuple(s.lower() for s in suffixes)
         if out.suffix.lower() not in allowed:
             raise OutputError(f"{out}: unknown file type {out.suffix or '(none)'!r}; use one of {', '.join(allowed)}")
+    _check_in_the_way(out, force)
+    folder = out.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {out}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {out}: folder {folder} is not writable")
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise OutputError(f"cannot write {out}: the disk is full ({free // 1024} KiB free); free some space")
+    return out
+
+
+def _check_in_the_way(out: Path, force: bool) -> Path:
     try:
         st = out.lstat()
     except FileNotFoundError:
@@ -54,18 +73,13 @@ def check_output(path: str | Path, *, force: bool = False, suffixes: Iterable[st
         elif not stat.S_ISREG(st.st_mode):
             kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
             raise OutputError(f"{out} is {kind}; choose a file path")
-    folder = out.parent
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {out}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write {out}: folder {folder} is not writable")
     return out
 
 
 def write_output(path: str | Path, data: str | bytes, *, force: bool = False) -> Path:
     """Write ``data`` to ``path`` under the rules above (checked again: time passed since
     :func:`check_output`). Text is UTF-8."""
-    out = check_output(path, force=force)
+    out = _check_in_the_way(Path(path).expanduser(), force)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     tmp: str | None = None
     try:

@@ -268,11 +268,16 @@ class Analysis:
     timestamp: float
     faces: Faces
     layout: Layout
-    detected: bool  # the detector ran on this frame
+    detected: bool  # the detector ran on this frame (in any tile, or the whole-frame pass)
     timings_ms: dict[str, float]
     hidden: Faces = field(default_factory=Faces.empty)  # opted-out students: blurred, never analysed
     avatars: Faces = field(default_factory=Faces.empty)  # profile photos on camera-off tiles: not classified
     self_view: Faces = field(default_factory=Faces.empty)  # the local user's floating inset: not a student
+    # Per face, aligned with `faces`: seconds since its emotion was last read from a readable
+    # crop (0 on the frame it was read); NaN = not read yet. Empty where not tracked.
+    refresh_age_s: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    tiles_detected: tuple[int, ...] = ()  # Tile.index values the detector looked in on this frame
+    full_frame: bool = False  # the whole-frame pass ran on this frame
 
 
 # What the virtual camera shows (views.compose draws it).
@@ -285,3 +290,23 @@ class View(str, Enum):
     def next(self) -> View:
         order = list(View)
         return order[(order.index(self) + 1) % len(order)]
+
+
+# What the live app tells the teacher about its own health (live.status holds the current ones).
+class StatusKind(str, Enum):
+    """In the order they are shown: what stops the class view first."""
+
+    SOURCE_LOST = "source_lost"  # the screen, monitor or window is gone; retried
+    SINK_FAILED = "sink_failed"  # an output was closed after an error; being reopened
+    SINK_DROPPED = "sink_dropped"  # an output that could not be reopened; the others go on
+    RECORDING_STOPPED = "recording_stopped"  # the session record failed; the live view goes on
+    ANALYSIS_ERROR = "analysis_error"  # the last frame's analysis failed; cleared by the next good one
+    NOTICE = "notice"  # for information, e.g. the preview standing in for a missing virtual camera
+
+
+@dataclass(frozen=True)
+class Status:
+    """One thing the teacher should know, e.g. ``Status(SOURCE_LOST, "source lost, retrying: ...")``."""
+
+    kind: StatusKind
+    message: str  # one line, for the feed and the tray

@@ -101,7 +101,8 @@ def main() -> int:
     print(f"  capture-to-output latency: median {np.median(lat):.1f} ms, p95 {np.percentile(lat, 95):.1f} ms")
     print(f"  analysis: {s.frames_analysed} frames, every face's emotion refreshed at "
           f"{s.frames_analysed / wall:.2f} Hz (median step {np.median(analysis) * 1000:.0f} ms, "
-          f"p95 {np.percentile(analysis, 95) * 1000:.0f} ms), errors {s.errors}")
+          f"p95 {np.percentile(analysis, 95) * 1000:.0f} ms), analysis errors {s.analysis_errors}, "
+          f"sink failures {s.sink_failures}")
     if len(memory) >= 3:
         m = np.array(memory)
         late = m[m[:, 0] >= min(60.0, m[-1, 0] / 2)]

@@ -29,6 +29,11 @@ from fer_overlay.store.synthetic import default_episodes, generate_seconds
 
 ANALYSIS_STEP_MS = (100.0, 200.0)  # one analysis step of the live pipeline, for scale
 
+# What the README states for one hour of 49 students (the figures this benchmark checks: the
+# unit tests leave timings to it). 10% over the size, twice the time (a busy machine) is a miss.
+README_MB_PER_HOUR = 7.3
+README_REPORT_S = 0.1
+
 
 def _pct(values: list[float], q: float) -> float:
     s = sorted(values)
@@ -129,9 +134,11 @@ def main() -> int:
     print(f"  queued in {queued:.2f} s, all durable after {async_total:.1f} s (batched commits)")
     print(f"\ndatabase size: {size / 1e6:.1f} MB for {args.seconds} s x {args.students} students "
           f"-> {per_hour / 1e6:.1f} MB per hour ({size / max(n_rows, 1):.0f} B per student-second); "
-          f"target <= 50 MB: {'OK' if per_hour <= 50e6 else 'TOO BIG'}")
+          f"README: {README_MB_PER_HOUR} MB per hour of 49 students: "
+          f"{'OK' if per_hour <= README_MB_PER_HOUR * 1.1e6 * args.students / 49 else 'TOO BIG'}")
     print(f"report: median {statistics.median(report_s):.2f} s (runs: {', '.join(f'{s:.2f}' for s in report_s)}), "
-          f"{len(html) / 1e3:.0f} kB HTML; target <= 5 s: {'OK' if max(report_s) <= 5 else 'TOO SLOW'}")
+          f"{len(html) / 1e3:.0f} kB HTML; README: {README_REPORT_S} s: "
+          f"{'OK' if statistics.median(report_s) <= 2 * README_REPORT_S else 'TOO SLOW'}")
     if args.keep:
         print(f"\nkept: {sync_db}, {async_db}, {report_path}")
     elif args.dir is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import require_program
 from xvfb import XvfbDisplay, end_process, show_image, start_xvfb, tray_host, wait_until
 
 from fer_overlay.store import SessionStore
@@ -35,9 +35,8 @@ LAUNCHER = Path(__file__).with_name("app_under_test.py")
 
 @contextlib.contextmanager
 def window_manager(display: str) -> Iterator[None]:
-    if not shutil.which("openbox"):
-        pytest.skip("no window manager (Debian: apt-get install openbox)")
-    proc = subprocess.Popen(["openbox"], env={**os.environ, "DISPLAY": display},
+    openbox = require_program("openbox", "a window manager; Debian: apt-get install openbox")
+    proc = subprocess.Popen([openbox], env={**os.environ, "DISPLAY": display},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
@@ -47,8 +46,7 @@ def window_manager(display: str) -> Iterator[None]:
 
 @pytest.fixture
 def desktop() -> Iterator[XvfbDisplay]:
-    if not shutil.which("xdotool"):
-        pytest.skip("xdotool is not installed (Debian: apt-get install xdotool)")
+    require_program("xdotool", "Debian: apt-get install xdotool")
     with start_xvfb(1920, 1080, 24) as server, window_manager(server.display), tray_host(server.display):
         yield server
 
@@ -93,10 +91,34 @@ def icon_window(server: XvfbDisplay, title_prefix: str) -> int | None:
     return None
 
 
+def clickable(server: XvfbDisplay, window: int) -> bool:
+    """Whether a user could click the icon now: it is shown (embedded in the tray and mapped) and
+    its app listens for button presses. pystray names and maps the window before the app asks
+    for clicks, and a click sent before that reaches nobody, as it would for any X client."""
+    import Xlib.display
+    import Xlib.error
+    import Xlib.X
+
+    d = Xlib.display.Display(server.display)
+    try:
+        attributes = d.create_resource_object("window", window).get_attributes()
+    except Xlib.error.XError:
+        return False
+    finally:
+        d.close()
+    return attributes.map_state == Xlib.X.IsViewable and bool(attributes.all_event_masks & Xlib.X.ButtonPressMask)
+
+
 def click_icon(server: XvfbDisplay, title_prefix: str, app_log: Callable[[], str]) -> None:
-    window = wait_until(lambda: icon_window(server, title_prefix) or "Traceback" in app_log(), 30) and icon_window(
-        server, title_prefix)
-    assert window, f"no tray icon titled {title_prefix!r}\n{app_log()}"
+    """Wait until the icon can be clicked, then click it once."""
+    def shown() -> int | None:
+        window = icon_window(server, title_prefix)
+        return window if window is not None and clickable(server, window) else None
+
+    assert wait_until(lambda: shown() or "Traceback" in app_log(), 60), f"no clickable tray icon titled " \
+        f"{title_prefix!r}\n{app_log()}"
+    window = shown()
+    assert window, app_log()
     # Sent to the icon window itself: trayer sometimes gives the icon a socket too small to aim at.
     xdotool(server, "click", "--window", str(window), "1")
 
@@ -144,15 +166,9 @@ def test_tray_app_publishes_toggles_bookmarks_records_and_quits(desktop: XvfbDis
             def app_log() -> str:
                 return log_path.read_text()[-3000:]
 
-            # 1. The icon comes up stopped; a click on it runs the default item: Start.
-            assert wait_until(lambda: icon_window(desktop, "fer-overlay: Stopped"), 30), app_log()
-            # The icon may be mapped a moment before it listens for clicks: click again while it says Stopped.
-            for _ in range(5):
-                if camera.count or not icon_window(desktop, "fer-overlay: Stopped"):
-                    break
-                click_icon(desktop, "fer-overlay: Stopped", app_log)
-                wait_until(lambda: camera.count > 0 or not icon_window(desktop, "fer-overlay: Stopped"), 5)
-            assert wait_until(lambda: camera.count > 10, 60), f"no frames reached the camera\n{app_log()}"
+            # 1. The icon comes up stopped; one click on it runs the default item: Start.
+            click_icon(desktop, "fer-overlay: Stopped", app_log)
+            assert wait_until(lambda: camera.count > 10, 90), f"the click did not start the app\n{app_log()}"
 
             # 2. The annotated gallery: the app drew boxes and labels over the faces.
             annotated = camera.frame_after(camera.count, timeout=20)

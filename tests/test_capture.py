@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import require_program
 from xvfb import XvfbDisplay, show_image, wait_for, xvfb  # noqa: F401 - xvfb is a fixture
 
 from fer_overlay.capture import (
@@ -124,7 +124,9 @@ def test_video_source_realtime_paces_to_the_file_fps(video: tuple[Path, list[np.
         for _ in range(6):
             src.read()
         elapsed = time.monotonic() - t0
-    assert 0.2 <= elapsed < 1.0  # 5 intervals of 1/20 s
+    # 5 intervals of 1/20 s: it waited for each frame's time. A lower bound only: no load can
+    # make it fail; how closely it keeps time is not a unit test's business.
+    assert elapsed >= 0.2
 
 
 def test_video_source_bad_files_raise_input_error_naming_the_path(tmp_path: Path) -> None:
@@ -273,7 +275,7 @@ def test_retrying_source_passes_end_of_stream_and_blocks_when_asked() -> None:
     src.read()
     t0 = time.monotonic()
     assert src.read() is not None and not src.lost
-    assert time.monotonic() - t0 >= 0.09
+    assert time.monotonic() - t0 >= 0.09  # it slept out the 0.1 s backoff (a lower bound: load cannot break it)
 
 
 # -- screen (Xvfb) ----------------------------------------------------------------------------
@@ -327,8 +329,7 @@ def test_monitor_out_of_range_is_named(xvfb: XvfbDisplay) -> None:  # noqa: F811
 
 @pytest.fixture
 def xrandr(xvfb: XvfbDisplay) -> Iterator[XvfbDisplay]:  # noqa: F811
-    if shutil.which("xrandr") is None:
-        pytest.skip("xrandr is not installed (Debian/Ubuntu: apt-get install x11-xserver-utils)")
+    require_program("xrandr", "Debian/Ubuntu: apt-get install x11-xserver-utils")
     yield xvfb
 
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import require_module
 from script_loader import load_script
 
 from fer_overlay import EmotionClassifier
@@ -16,6 +16,7 @@ from fer_overlay.inference.cpu import from_flags
 from fer_overlay.inference.models import INT8_REDUCE_RANGE_KEY, Precision, bundled
 
 REPO = Path(__file__).resolve().parents[1]
+TORCH = "PyTorch, the train extra: python3 scripts/install.py --train"
 
 
 @pytest.fixture(scope="module")
@@ -266,9 +267,9 @@ def test_bundled_int8_file_is_reduce_range_7_bit_weights():
     assert activations and all(inits[n.input[2]].data_type == onnx.TensorProto.UINT8 for n in activations)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch (train extra) not installed")
 def test_export_marks_only_a_7_bit_int8_file(tmp_path):
     """scripts/export_emotion.py --int8 writes the mark, and its check tells 7-bit from 8-bit weights."""
+    require_module("torch", TORCH)  # the export script imports it
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantType, quantize_static
 
@@ -321,10 +322,8 @@ def test_publictest_accuracy_matches_the_model_card(precision, fer_public_test):
     assert figure in card, f"models/README.md must state the shipped {precision} accuracy ({figure})"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch (train extra) not installed")
 def test_onnx_agrees_with_pytorch():
-    import torch
-
+    torch = require_module("torch", TORCH)
     from fer_overlay.training.net import build
 
     ckpt = torch.load(REPO / "models" / "emotion.pt", map_location="cpu", weights_only=False)

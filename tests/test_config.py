@@ -9,8 +9,6 @@ from fer_overlay.config import (
     Settings,
     StudentFeed,
     check_hotkey,
-    check_sink,
-    check_source,
     settings_path,
     write_default,
 )
@@ -194,28 +192,44 @@ def test_default_path_is_in_the_user_config_dir(monkeypatch: pytest.MonkeyPatch)
     assert settings_path() == platformdirs.user_config_path("fer_overlay") / "settings.toml"
 
 
-@pytest.mark.parametrize("spec", ["monitor:1", "monitor:0", "region:-1920,0,1920,1080", "window:Zoom Meeting",
-                                  "window:a:b", "video:/tmp/class.mp4", "image:C:\\x.png"])
-def test_good_sources(spec: str) -> None:
-    assert check_source(spec) == spec
+def source_setting(spec: str) -> str:
+    return Settings.default().with_overrides({"capture.source": spec}).capture.source
 
 
-@pytest.mark.parametrize("spec", ["", "monitor", "monitor:", "monitor:-1", "region:0,0,0,10", "region:a,b,c,d",
-                                  "window:", "video: ", "screen:1"])
+def sink_setting(spec: str) -> str:
+    return Settings.default().with_overrides({"output.sink": spec}).output.sink
+
+
+@pytest.mark.parametrize(("spec", "kept"), [
+    ("monitor:1", "monitor:1"), ("monitor:0", "monitor:0"), ("monitor", "monitor:1"), ("Monitor:2", "monitor:2"),
+    ("region:-1920,0,1920,1080", "region:-1920,0,1920,1080"), ("window:Zoom Meeting", "window:Zoom Meeting"),
+    ("window:a:b", "window:a:b"), ("video:/tmp/class.mp4", "video:/tmp/class.mp4"),
+    ("image:C:\\x.png", "image:C:\\x.png"),
+])
+def test_good_sources_are_kept_in_canonical_form(spec: str, kept: str) -> None:
+    assert source_setting(spec) == kept
+
+
+@pytest.mark.parametrize("spec", ["", "monitor:", "monitor:-1", "region:0,0,0,10", "region:a,b,c,d", "window:",
+                                  "video: ", "screen:1"])
 def test_bad_sources(spec: str) -> None:
-    with pytest.raises(ValueError):
-        check_source(spec)
+    with pytest.raises(ConfigError, match="capture.source must be a source"):
+        source_setting(spec)
 
 
-@pytest.mark.parametrize("spec", ["virtualcam", "virtualcam:obs", "preview", "file:/tmp/out.mp4", "null"])
-def test_good_sinks(spec: str) -> None:
-    assert check_sink(spec) == spec
+@pytest.mark.parametrize(("spec", "kept"), [
+    ("virtualcam", "virtualcam"), ("virtualcam:obs", "virtualcam:obs"), ("preview", "preview"),
+    ("preview:Teacher", "preview:Teacher"), ("VirtualCam", "virtualcam"), ("file:/tmp/out.mp4", "file:/tmp/out.mp4"),
+    ("null", "null"),
+])
+def test_good_sinks_are_kept_in_canonical_form(spec: str, kept: str) -> None:
+    assert sink_setting(spec) == kept
 
 
-@pytest.mark.parametrize("spec", ["", "virtualcam:", "preview:x", "file:", "none", "null:1"])
+@pytest.mark.parametrize("spec", ["", "virtualcam:", "preview:", "file:", "none", "null:1"])
 def test_bad_sinks(spec: str) -> None:
-    with pytest.raises(ValueError):
-        check_sink(spec)
+    with pytest.raises(ConfigError, match="output.sink must be a sink"):
+        sink_setting(spec)
 
 
 @pytest.mark.parametrize("combo", ["<ctrl>+<alt>+e", "<cmd>+<shift>+x", "<ctrl>+<f5>", "<ctrl>++", "a", "<65>", "",
@@ -238,3 +252,125 @@ def test_precision_reaches_the_live_pipeline(tmp_path: Path) -> None:
     assert plan.precision == "fp32"
     assert _default_pipeline(plan).classifier.precision is Precision.FP32
     assert RunPlan.from_settings(Settings.default()).precision == "auto"
+
+
+# -- the settings file itself: folders, encodings, odd files --------------------------------
+
+
+def one_line_error(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        Settings.load(path)
+    message = str(info.value)
+    assert len(message.splitlines()) == 1 and message.startswith(f"{path}: ")
+    return message
+
+
+def test_a_utf8_file_with_a_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_bytes("\ufeff[output]\nfps = 12\n[privacy]\nopt_out = [\"José\"]\n".encode())
+    settings = Settings.load(path)
+    assert (settings.output.fps, settings.privacy.opt_out) == (12.0, ("José",))
+
+
+def test_a_latin1_file_names_the_line_and_byte(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_bytes('[output]\nfps = 12\n[privacy]\nopt_out = ["José"]\n'.encode("latin-1"))
+    message = one_line_error(path)
+    assert "not UTF-8" in message and "byte 0xe9 at line 4, column 16" in message and "save it as UTF-8" in message
+
+
+def test_a_utf16_file_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_bytes("[output]\nfps = 12\n".encode("utf-16"))
+    assert "UTF-16" in one_line_error(path)
+
+
+def test_a_folder_is_an_error_also_at_the_default_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "settings.toml"
+    folder.mkdir()
+    assert "is a folder" in one_line_error(folder)
+    monkeypatch.setenv(CONFIG_ENV, str(folder))
+    with pytest.raises(ConfigError, match="is a folder"):
+        Settings.load()  # not a silent fall-back to the defaults
+
+
+def test_a_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "settings.toml"
+    os.mkfifo(fifo)
+    assert "not a regular file" in one_line_error(fifo)
+
+
+@pytest.mark.skipif(getattr(__import__("os"), "geteuid", lambda: 0)() == 0, reason="root reads any file")
+def test_an_unreadable_file_is_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[output]\nfps = 12\n")
+    path.chmod(0)
+    assert "cannot read settings file" in one_line_error(path)
+
+
+# -- bounds: each value the Options objects would refuse is refused here, by key ---------------
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[output]\nsize = "100000x100000"', 'output.size must be "WIDTHxHEIGHT" with even numbers from 64x64 to '
+                                         '3840x2160, like "1280x720", got "100000x100000" (larger than 3840x2160)'),
+    ('[output]\nsize = "3842x2160"', "larger than 3840x2160"),
+    ("[output]\nfps = 61", "output.fps must be a number between 1 and 60"),
+    ("[session]\ncalibration_minutes = 0", "session.calibration_minutes must be a number more than 0 and at most 60"),
+    ('[analysis]\ndetector = "scrfd"', "analysis.detector must be a detector"),
+])
+def test_bounds_are_checked_by_key(tmp_path: Path, text: str, message: str) -> None:
+    assert message in load_error(tmp_path, text)
+
+
+def test_the_largest_size_is_accepted() -> None:
+    assert Settings.default().with_overrides({"output.size": "3840x2160"}).output.size == (3840, 2160)
+
+
+def test_options_are_built_from_the_settings_in_one_place(tmp_path: Path) -> None:
+    from fer_overlay.analysis.pipeline import RunningMode
+    from fer_overlay.config import options
+    from fer_overlay.specs import SinkKind, SourceKind
+
+    s = Settings.load(write(tmp_path, """
+[capture]
+source = "Monitor:2"
+[output]
+sink = "virtualcam"
+backend = "obs"
+fps = 20
+size = "640x360"
+[analysis]
+detect_every = 5
+providers = ["cpuexecutionprovider"]
+threads = 2
+[privacy]
+opt_out = ["Ana"]
+student_feed = "aggregate"
+[session]
+calibration_minutes = 0.5
+attention_after_s = 30
+"""))
+    o = options(s, RunningMode.VIDEO)
+    assert (o.source.kind, o.source.monitor) == (SourceKind.MONITOR, 2)
+    assert (o.sink.kind, o.sink.backend) == (SinkKind.VIRTUALCAM, "obs")
+    assert (o.pipeline.mode, o.pipeline.detect_every) == (RunningMode.VIDEO, 5)
+    assert (o.models.provider_names, o.models.threads) == (["CPUExecutionProvider"], 2)
+    assert o.identity is not None and o.identity.opt_out == ("Ana",)
+    assert o.baseline.calibration_s == 30.0
+    assert (o.engine.fps, o.engine.size, o.aggregate_feed, o.anonymous) == (20.0, (640, 360), True, False)
+    assert o.insight.attention_after_s == 30.0
+    assert options(Settings.default().with_overrides({"privacy.anonymous": True})).identity is None
+
+
+def test_options_turn_a_value_built_in_code_into_a_config_error_naming_the_key() -> None:
+    from dataclasses import replace
+
+    from fer_overlay.config import options
+
+    s = Settings.default()
+    with pytest.raises(ConfigError, match="^session.calibration_minutes: "):
+        options(replace(s, session=replace(s.session, calibration_minutes=0)))
+    with pytest.raises(ConfigError, match="^capture.source: unknown source 'screen:1'"):
+        options(replace(s, capture=replace(s.capture, source="screen:1")))

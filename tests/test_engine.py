@@ -1,6 +1,7 @@
 """LiveEngine: steady output while a slow analysis runs, newest results only, view controls,
-the aggregate-only shared feed, a lost source, clean shutdown. Sources, sinks and the
-analysis are fakes here; tests/test_app_e2e.py drives the real ones."""
+per-sink feed policies, a lost source, clean shutdown. Sources, sinks and the analysis are
+fakes here; tests/test_faults.py injects faults into real ones, tests/test_app_e2e.py drives
+the whole app."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ import time
 import numpy as np
 import pytest
 
+from fer_overlay.capture import Backoff
 from fer_overlay.errors import SourceError
 from fer_overlay.live.engine import EngineOptions, LiveEngine, Slot
-from fer_overlay.types import Analysis, Faces, Frame, View
+from fer_overlay.live.feeds import Feed, FeedPolicy
+from fer_overlay.types import Analysis, Faces, Frame, StatusKind, View
 
 SIZE = (320, 180)
 
 
 class CountingSource:
     """A 320x180 frame whose brightness encodes its index; `fail` makes reads raise."""
+
+    name = "counting source"
 
     def __init__(self, limit: int | None = None) -> None:
         self.index, self.limit, self.fail = 0, limit, False
@@ -33,8 +38,13 @@ class CountingSource:
         image[:, : SIZE[0] // 4] = (0, 0, 255)  # red on the left: shows whether output is mirrored
         return Frame(image, self.index, time.monotonic())
 
+    def close(self) -> None:
+        pass
+
 
 class RecordingSink:
+    name = "recording sink"
+
     def __init__(self) -> None:
         self.images: list[np.ndarray] = []
         self.times: list[float] = []
@@ -42,6 +52,9 @@ class RecordingSink:
     def send(self, image: np.ndarray) -> None:
         self.images.append(image)
         self.times.append(time.monotonic())
+
+    def close(self) -> None:
+        pass
 
 
 def one_face(frame: Frame) -> Faces:
@@ -111,10 +124,11 @@ def test_views_switch_and_the_feed_is_not_mirrored() -> None:
     assert not np.array_equal(card[:, : SIZE[0] // 4], plain[:, : SIZE[0] // 4])  # a card, not the capture
 
 
-def test_shared_sink_gets_class_aggregates_only() -> None:
+def test_aggregate_only_policy_gets_class_aggregates_only() -> None:
     source, teacher, students = CountingSource(), RecordingSink(), RecordingSink()
-    options = EngineOptions(fps=30, size=SIZE, aggregate_shared=True)
-    engine = LiveEngine(source, [teacher, students], slow_analysis(0.0, []), options, shared=[False, True])
+    options = EngineOptions(fps=30, size=SIZE)
+    feeds = [Feed(teacher), Feed(students, FeedPolicy(names=False, aggregate_only=True))]
+    engine = LiveEngine(source, feeds, slow_analysis(0.0, []), options)
     with engine:
         assert wait_until(lambda: engine.stats.frames_analysed > 0)
         next_image(students)
@@ -125,14 +139,16 @@ def test_shared_sink_gets_class_aggregates_only() -> None:
 
 def test_lost_source_keeps_the_last_frame_and_recovers() -> None:
     source, sink = CountingSource(), RecordingSink()
-    engine = LiveEngine(source, [sink], slow_analysis(0.0, []), EngineOptions(fps=30, size=SIZE, retry_every_s=0.1))
+    options = EngineOptions(fps=30, size=SIZE, source_retry=Backoff(0.05, 0.1))
+    engine = LiveEngine(source, [sink], slow_analysis(0.0, []), options)
     with engine:
         next_image(sink)
         source.fail = True
-        assert wait_until(lambda: engine.status.startswith("source lost"))
+        assert wait_until(lambda: StatusKind.SOURCE_LOST in engine.status.kinds())
+        assert "monitor 1 is gone" in engine.status.text
         next_image(sink)  # the output goes on while the source is lost
         source.fail = False
-        assert wait_until(lambda: engine.status == "")
+        assert wait_until(lambda: not engine.status.snapshot())
 
 
 def test_file_source_end_stops_the_engine() -> None:

@@ -107,3 +107,16 @@ def test_a_shifting_gallery_keeps_one_track_per_student():
         ids.update(result.faces.track_id.tolist())
     assert len(find_layout(base).tiles) == 9
     assert len(ids) <= 9 + 2  # a track may restart at the wrap-around jump, not for every student
+
+
+def test_a_tile_subset_looks_only_there_and_the_whole_frame_pass_still_finds_the_rest(detector):
+    image, truth = make_gallery(GallerySpec(participants=9, size=(1280, 720), seed=3, camera_off=0.0))
+    layout = find_layout(image)
+    assert len(layout.tiles) == 9
+    some = (layout.tiles[1].index, layout.tiles[4].index)
+    only = search_faces(detector, image, layout, FaceSearchOptions(), full_frame=False, tiles=some)
+    assert sorted(only.tile.tolist()) == sorted(some)
+    assert len(search_faces(detector, image, layout, FaceSearchOptions(), full_frame=False, tiles=())) == 0
+    # The layout (and which tiles are due) never decides whether a face is found.
+    both = search_faces(detector, image, layout, FaceSearchOptions(), full_frame=True, tiles=some)
+    assert covered(Faces(xyxy=truth.face_boxes()), both).all()

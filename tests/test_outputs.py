@@ -66,16 +66,32 @@ def test_checks_come_before_the_work(tmp_path: Path) -> None:
     assert check_output(tmp_path / "A.JSON", suffixes=(".json",)) == tmp_path / "A.JSON"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
-def test_read_only_folder_is_a_one_line_error(tmp_path: Path) -> None:
+@pytest.fixture
+def read_only_folder(tmp_path: Path):
+    """A folder nobody may write in, root included: a read-only tmpfs where it can be mounted,
+    else mode 0555 (which binds everyone but root)."""
+    import subprocess
+
     folder = tmp_path / "ro"
     folder.mkdir()
-    folder.chmod(0o555)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)],
+                             capture_output=True).returncode == 0
+    if not mounted:
+        if os.geteuid() == 0:
+            pytest.skip("root writes to a 0555 folder, and no read-only tmpfs can be mounted here")
+        folder.chmod(0o555)
     try:
-        with pytest.raises(OutputError, match="not writable"):
-            check_output(folder / "a.json")
+        yield folder
     finally:
-        folder.chmod(0o755)
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+        else:
+            folder.chmod(0o755)
+
+
+def test_read_only_folder_is_a_one_line_error(read_only_folder: Path) -> None:
+    with pytest.raises(OutputError, match="not writable|Read-only file system"):
+        write_output(check_output(read_only_folder / "a.json"), "x")
 
 
 def test_full_disk_is_a_one_line_error_and_keeps_the_old_file(tiny_disk) -> None:
@@ -86,3 +102,11 @@ def test_full_disk_is_a_one_line_error_and_keeps_the_old_file(tiny_disk) -> None
         write_output(out, "x" * 100_000)
     assert out.read_text() == "yesterday's report"
     assert sorted(p.name for p in tiny_disk.path.iterdir()) == [".filler", "report.html"]
+
+
+def test_a_full_disk_is_refused_before_the_work(tiny_disk) -> None:
+    tiny_disk.fill()
+    with pytest.raises(OutputError, match="the disk is full"):
+        check_output(tiny_disk.path / "results.json")
+    tiny_disk.free()
+    assert check_output(tiny_disk.path / "results.json") == tiny_disk.path / "results.json"

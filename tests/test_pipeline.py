@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.analysis.refresh import DetectionPolicy
 from fer_overlay.errors import InputError
 from fer_overlay.synth import GallerySpec, gallery_frames, make_gallery
 from fer_overlay.synth.evaluate import IdSwitches, score_frame
@@ -12,7 +13,14 @@ from fer_overlay.types import LABELS, Frame, LayoutKind
 
 @pytest.fixture(scope="module")
 def video_pipeline() -> GalleryPipeline:
-    return GalleryPipeline.create(PipelineOptions(mode=RunningMode.VIDEO, detect_every=3), threads=2)
+    return GalleryPipeline.create(PipelineOptions(mode=RunningMode.VIDEO), threads=2)
+
+
+@pytest.fixture(scope="module")
+def every_third_frame() -> GalleryPipeline:
+    """The old cadence: every tile on every third frame."""
+    options = PipelineOptions(mode=RunningMode.VIDEO, detection=DetectionPolicy.EVERY_K, detect_every=3)
+    return GalleryPipeline.create(options, threads=2)
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +53,39 @@ def test_camera_off_tiles_and_labels_produce_no_faces(image_pipeline):
 
 
 @pytest.mark.slow
-def test_no_id_switches_over_300_frames(video_pipeline):
-    video_pipeline.reset()
+def test_no_id_switches_over_300_frames(every_third_frame):
+    every_third_frame.reset()
     spec = GallerySpec(participants=9, size=(1280, 720), seed=7, camera_off=0.0)
     switches = IdSwitches()
     ids: set[int] = set()
     for i, (image, truth) in enumerate(gallery_frames(spec, 300, seed=3)):
-        result = video_pipeline.process(Frame(image, i, i / 10))
+        result = every_third_frame.process(Frame(image, i, i / 10))
         score = score_frame(truth, result.faces)
         switches.add(score, result.faces)
         ids.update(result.faces.track_id.tolist())
         assert result.detected == (i % 3 == 0)
     assert switches.switches == 0
     assert len(ids) == 9
+
+
+@pytest.mark.slow
+def test_no_id_switches_over_300_frames_detecting_only_where_needed(video_pipeline):
+    video_pipeline.reset()
+    spec = GallerySpec(participants=9, size=(1280, 720), seed=7, camera_off=0.0)
+    switches = IdSwitches()
+    ids: set[int] = set()
+    found = total = 0
+    for i, (image, truth) in enumerate(gallery_frames(spec, 300, seed=3, jitter_px=2)):
+        result = video_pipeline.process(Frame(image, i, i / 10))
+        score = score_frame(truth, result.faces)
+        switches.add(score, result.faces)
+        found, total = found + score.found, total + score.faces
+        ids.update(result.faces.track_id.tolist())
+    assert switches.switches == 0
+    assert len(ids) == 9
+    assert found == total
+    # Far less detection than the old cadence's one tile in three.
+    assert video_pipeline.detection_stats.detected_share < 0.2
 
 
 def test_emotions_are_smoothed_labels_or_unknown(video_pipeline):
@@ -83,6 +111,8 @@ def test_video_mode_rejects_time_going_backwards(video_pipeline):
 def test_options_reject_bad_values_by_name():
     with pytest.raises(ValueError, match="detect_every"):
         PipelineOptions(detect_every=0)
+    with pytest.raises(ValueError, match="detection"):
+        PipelineOptions(detection="every_k")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="mode"):
         PipelineOptions(mode="video")  # type: ignore[arg-type]
 

@@ -61,3 +61,44 @@ def test_kept_caption_placement_follows_every_new_analysis() -> None:
     big = render(View.GALLERY, image, first, (1024, 576))
     ref = cv2.imread(str(golden.FOLDER / "gallery_up.png"))  # the same faces at another size: placed again
     assert (np.abs(big.astype(np.int16) - ref.astype(np.int16)).max(axis=2) > 8).mean() < 0.002
+
+
+def _detail(region: np.ndarray) -> float:
+    """Share of side-by-side pixel pairs that differ: a pixelated region changes only at its
+    cell edges (1 pair in 12 for 12 px cells), text and pictures far more often."""
+    d = np.abs(np.diff(region.astype(np.int16), axis=1)).max(axis=2)
+    return float((d > 2).mean())
+
+
+def test_anonymous_feed_hides_the_apps_own_name_labels_and_camera_off_names() -> None:
+    from dataclasses import replace
+
+    from fer_overlay.types import View
+    from fer_overlay.views.compose import label_areas, render, transform_tiles
+
+    image = cv2.imread(str(golden.FOLDER / "scene.png"))
+    spec = json.loads((golden.FOLDER / "faces.json").read_text())
+    state = golden.state_for(spec, True, (640, 360))
+    named = render(View.GALLERY, image, replace(state, anonymous=False), (640, 360))
+    anon = render(View.GALLERY, image, state, (640, 360))
+    scale = 640 / 960
+    areas = label_areas(state.faces.with_(xyxy=state.faces.xyxy * scale), transform_tiles(state.layout, scale, (0, 0)),
+                        (640, 360))
+    empty = [t for t in spec["tiles"] if spec["tiles"].index(t) not in set(spec["face_tiles"])]
+    assert len(areas) == 2 * (len(spec["tiles"]) - len(empty)) + len(empty)
+    x1, y1, x2, y2 = areas[0]  # the first tile's bottom band, where "Uma Krishnan" is printed
+    # Cells are aligned to the area's own corner; text drawn by us (captions) is never in a band.
+    assert _detail(anon[y1:y2, x1:x2]) <= 0.1 < _detail(named[y1:y2, x1:x2])
+
+
+def test_anonymous_feed_pixelates_everything_until_it_knows_where_the_faces_are() -> None:
+    from dataclasses import replace
+
+    from fer_overlay.types import Faces, View
+    from fer_overlay.views.compose import render
+
+    image = cv2.imread(str(golden.FOLDER / "scene.png"))
+    spec = json.loads((golden.FOLDER / "faces.json").read_text())
+    state = replace(golden.state_for(spec, True, (640, 360)), faces=Faces.empty(), faces_current=False, age_s=None)
+    out = render(View.GALLERY, image, state, (640, 360))
+    assert _detail(out) <= 0.06 < _detail(image)  # the whole picture, in 24 px cells

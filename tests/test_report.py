@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from html import escape
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 
 from fer_overlay.commands.sessions import register
+from fer_overlay.outputs import OutputError
 from fer_overlay.report import render_report, write_report
 from fer_overlay.store import ClassSecond, SessionStore, StudentSecond
 from fer_overlay.store.synthetic import generate_seconds, record_synthetic, student_names
@@ -117,15 +117,15 @@ def test_one_hour_49_students_under_5_s(store: SessionStore) -> None:
     seconds = list(generate_seconds(3600, 49))
     for i in range(0, 3600, 600):  # bulk insert: this test times the report, not the writer
         store.append_many(info.id, seconds[i:i + 600])
-    start = time.perf_counter()
-    html = render_report(store, info.id)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5.0, f"report took {elapsed:.2f} s"
+    html = render_report(store, info.id)  # its speed (0.1 s promised) is scripts/bench_store.py's to check
     assert "49 students" in html and "1 h 00 min" in html
 
 
 def test_write_report_and_cli(store: SessionStore, tmp_path: Path) -> None:
     sid = _hand_made(store)
+    with pytest.raises(OutputError, match="does not exist"):  # a mistyped folder is said, not created
+        write_report(store, sid, tmp_path / "r" / "report.html")
+    (tmp_path / "r").mkdir()
     out = write_report(store, sid, tmp_path / "r" / "report.html")
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     parser = argparse.ArgumentParser(prog="fer-overlay")
@@ -144,9 +144,12 @@ def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str
     return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
 def test_renders_in_headless_chromium(store: SessionStore, tmp_path: Path) -> None:
-    cv2 = pytest.importorskip("cv2")
+    import cv2
+    from conftest import missing
+
+    if CHROMIUM is None:
+        missing("chromium is not installed (apt-get install -y chromium)")
     sid = record_synthetic(store, seconds=1800, n_students=30, names=[*student_names(29), EVIL])
     page = write_report(store, sid, tmp_path / "report.html")
     shot = tmp_path / "report.png"

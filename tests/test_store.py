@@ -262,8 +262,10 @@ def test_async_writer_surfaces_full_disk(db: Path) -> None:
         for cs, rows in generate_seconds(3600, 20):
             writer.put(cs, rows)
             writer.flush(timeout=10)
-    with pytest.raises(StoreError):
-        writer.close()
+    # Recording has stopped for good: the live loop is told by `error` and False, never an exception.
+    assert writer.error is not None and "stopped being recorded" in str(writer.error)
+    assert writer.put(*_second(10_000)) is False and writer.bookmark(1, "x") is False
+    writer.close()  # already reported once: not raised again
     with SessionStore.open(db) as store:
         assert len(store.read_class(sid)) == (writer.acknowledged_t or 0) + 1
 
@@ -388,7 +390,8 @@ def test_db_stays_small(db: Path) -> None:
         store.append_many(info.id, seconds)
         store.query("PRAGMA wal_checkpoint(TRUNCATE)")
     per_hour = db.stat().st_size * 3600 / 300
-    assert per_hour < 50e6, f"{per_hour / 1e6:.1f} MB per hour"
+    # The README promises 7.3 MB per hour at 49 students; 7.7 measured from these 5 minutes.
+    assert per_hour < 8.5e6, f"{per_hour / 1e6:.1f} MB per hour"
 
 
 def _cli(*argv: str) -> tuple[int, str]:

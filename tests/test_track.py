@@ -86,3 +86,34 @@ def test_a_face_that_moved_too_far_for_iou_within_its_tile_keeps_its_track():
     e = other.update(boxes((0, 0), tiles=[0]))
     f = other.update(boxes((0, 24), tiles=[1]))
     assert f.track_id[-1] != e.track_id[0]
+
+
+def test_tracks_nobody_looked_for_keep_their_age():
+    # The detector looked at the left half only (some tiles): the right face was not missed.
+    tr = Tracker(TrackerOptions(max_missed_frames=2))
+    first = tr.update(boxes((0, 0), (500, 0)))
+    left_only = lambda tracks: (tracks.centers[:, 0] < 250).astype(int)  # noqa: E731
+    for _ in range(5):
+        out = tr.update(boxes((1, 0)), period=1, looked=left_only)
+    assert sorted(out.track_id.tolist()) == sorted(first.track_id.tolist())
+    assert len(tr.coasting) == 0
+    # Looked for and not found: it coasts, then ends after max_missed_frames looks.
+    everywhere = lambda tracks: np.ones(len(tracks), int)  # noqa: E731
+    tr.update(boxes((1, 0)), period=1, looked=everywhere)
+    assert tr.coasting.track_id.tolist() == [first.track_id[1]]
+    tr.update(boxes((1, 0)), period=1, looked=everywhere)
+    out = tr.update(boxes((1, 0)), period=1, looked=everywhere)
+    assert out.track_id.tolist() == [first.track_id[0]]
+    with pytest.raises(ValueError, match="ages"):
+        tr.update(boxes((1, 0)), looked=lambda tracks: np.ones(len(tracks) + 1, int))
+
+
+def test_a_track_nobody_looked_for_still_takes_its_moved_face_in_its_tile():
+    # A whole-frame pass sees a face in a tile the tile pass skipped, moved too far for IoU:
+    # it is that tile's track, not a second face beside it.
+    tr = Tracker()
+    a = tr.update(boxes((0, 0), tiles=[0]))
+    nowhere = lambda tracks: np.zeros(len(tracks), int)  # noqa: E731
+    b = tr.update(boxes((0, 24), tiles=[0]), looked=nowhere)
+    assert b.track_id.tolist() == [a.track_id[0]]
+    assert tr.last_matched == {a.track_id[0]}

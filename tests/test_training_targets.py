@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import require_module
 
-torch = pytest.importorskip("torch")
+torch = require_module("torch", "python3 scripts/install.py --train")
 
 from fer_overlay.training.data import FERPLUS_COLUMNS, LABELS, ferplus_targets  # noqa: E402
 from fer_overlay.training.targets import beta_sample, blend_targets, mixup, soft_cross_entropy  # noqa: E402

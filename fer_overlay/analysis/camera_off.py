@@ -107,12 +107,22 @@ def profile_photos(image: np.ndarray, faces: Faces, options: CameraOffOptions | 
     out = np.zeros(len(faces), bool)
     if not len(faces):
         return out
-    grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    grey = cv2.medianBlur(grey, 3)
+    h, w = image.shape[:2]
     for i, box in enumerate(faces.xyxy):
         side = float(max(box[2] - box[0], box[3] - box[1]))
         need = options.min_margin * side
-        margins = side_margins(grey, box, options)
+        # Only the area the lines can reach is converted and filtered: this runs on most
+        # frames now, and a whole 1080p frame costs ~2 ms where 49 small areas cost less.
+        reach = side * (options.search + 1) + 2
+        ext = side * options.extend + 2
+        ax, ay = max(0, int(box[0] - reach)), max(0, int(box[1] - reach))
+        bx, by = min(w, int(box[2] + reach) + 1), min(h, int(box[3] + ext) + 1)
+        area = image[ay:by, ax:bx]
+        if area.size == 0:
+            continue
+        grey = area if area.ndim == 2 else cv2.cvtColor(area, cv2.COLOR_BGR2GRAY)
+        grey = cv2.medianBlur(grey, 3)
+        margins = side_margins(grey, box - np.array([ax, ay, ax, ay], box.dtype), options)
         if len(margins) < 3:
             continue
         colours = [c for _, c in margins]

@@ -15,11 +15,11 @@ from ..errors import InputError, ModelError
 from ..inference import runtime
 from ..inference.cpu import CpuFeatures, probe
 from ..inference.models import (
-    BUNDLED_EMOTION,
-    EMOTION_MODEL_INT8,
     INT8_REDUCE_RANGE_KEY,
+    EmotionModel,
     Precision,
     bundled,
+    emotion_file,
     models_dir,
     onnx_metadata,
 )
@@ -103,10 +103,11 @@ class PrecisionChoice:
 
     precision: Precision
     reason: str
+    model: EmotionModel = EmotionModel.FER2013
 
     @property
     def file(self) -> str:
-        return BUNDLED_EMOTION[self.precision]
+        return emotion_file(self.model, self.precision)
 
     def describe(self) -> str:
         return f"{self.precision.value} ({self.file}) — {self.reason}"
@@ -123,6 +124,7 @@ def int8_reduce_range(path: Path) -> bool:
 
 def pick_precision(
     precision: Precision, first_provider: str, int8_file: Path | None, cpu: CpuFeatures | None = None,
+    model: EmotionModel = EmotionModel.FER2013,
 ) -> PrecisionChoice:
     """Resolve AUTO: int8 only where it is known to match fp32, fp32 everywhere else.
 
@@ -135,25 +137,25 @@ def pick_precision(
     """
     cpu = cpu or probe()
     if precision is Precision.FP32:
-        return PrecisionChoice(precision, "asked for fp32")
+        return PrecisionChoice(precision, "asked for fp32", model)
     if precision is Precision.INT8:
         if first_provider == runtime.CPU and int8_file is not None and cpu.is_x86 and cpu.vnni is None \
                 and not int8_reduce_range(int8_file):
             return PrecisionChoice(precision, "asked for int8, although the CPU has no VNNI and the int8 file is "
-                                              "not reduce-range: expect lower accuracy than fp32")
-        return PrecisionChoice(precision, "asked for int8")
+                                              "not reduce-range: expect lower accuracy than fp32", model)
+        return PrecisionChoice(precision, "asked for int8", model)
     if first_provider != runtime.CPU:
-        return PrecisionChoice(Precision.FP32, f"runs on {first_provider}; int8 is for the CPU provider")
+        return PrecisionChoice(Precision.FP32, f"runs on {first_provider}; int8 is for the CPU provider", model)
     if int8_file is None:
-        return PrecisionChoice(Precision.FP32, f"{EMOTION_MODEL_INT8} is not installed")
+        return PrecisionChoice(Precision.FP32, f"{emotion_file(model, Precision.INT8)} is not installed", model)
     if cpu.vnni is not None:
-        return PrecisionChoice(Precision.INT8, f"CPU has {cpu.vnni}")
+        return PrecisionChoice(Precision.INT8, f"CPU has {cpu.vnni}", model)
     no_vnni = "CPU has no VNNI" if cpu.is_x86 else f"{cpu.arch} CPU"
     if int8_reduce_range(int8_file):
         return PrecisionChoice(Precision.INT8, f"{no_vnni}; the int8 file is reduce-range (7-bit weights "
-                                               "cannot saturate)")
+                                               "cannot saturate)", model)
     why = "it would saturate there" if cpu.is_x86 else "it is only known right on x86 with VNNI"
-    return PrecisionChoice(Precision.FP32, f"{no_vnni} and the int8 file is not reduce-range ({why})")
+    return PrecisionChoice(Precision.FP32, f"{no_vnni} and the int8 file is not reduce-range ({why})", model)
 
 
 @functools.cache
@@ -180,7 +182,12 @@ class EmotionClassifier:
         threads: int | None = None,
         flip_tta: bool = False,
         precision: Precision | str = Precision.AUTO,
+        model: EmotionModel | str = EmotionModel.FER2013,
     ) -> None:
+        try:
+            family = EmotionModel(model)
+        except ValueError:
+            raise ValueError(f"model must be one of {[m.value for m in EmotionModel]}, got {model!r}") from None
         try:
             wanted = Precision(precision)
         except ValueError:
@@ -200,11 +207,11 @@ class EmotionClassifier:
             path = Path(model_path)
         else:
             first = runtime.resolve_providers(providers)[0]
-            int8 = models_dir() / EMOTION_MODEL_INT8
-            self.precision_choice = pick_precision(wanted, first, int8 if int8.is_file() else None)
+            int8 = models_dir() / emotion_file(family, Precision.INT8)
+            self.precision_choice = pick_precision(wanted, first, int8 if int8.is_file() else None, model=family)
             self.precision = self.precision_choice.precision
             _log_once(self.precision_choice)
-            path = bundled(BUNDLED_EMOTION[self.precision])
+            path = bundled(self.precision_choice.file)
         self._session, self.info = runtime.create_session(path, providers, threads, name="emotion")
         _check_metadata(self._session, path)
         inputs = self._session.get_inputs()

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import InputError, ModelError
 from ..inference import runtime
 from ..inference.models import package_file
+from ..specs import DETECTOR_FORMS, DetectorKind, DetectorSpec, SpecError, parse_detector
 from ..types import Faces
 
 log = logging.getLogger(__name__)
@@ -209,20 +210,21 @@ class Scrfd:
         return Faces(xyxy=dets[:, :4], score=dets[:, 4], landmarks=marks)
 
 
-DETECTOR_HELP = "centerface (default, bundled) | scrfd:PATH (an insightface pack's det_*.onnx on disk)"
+DETECTOR_HELP = DETECTOR_FORMS
 
 
 def make_detector(
-    spec: str = "centerface",
+    spec: str | DetectorSpec = "centerface",
     providers: Sequence[str] | None = None,
     threads: int | None = None,
     options: DetectorOptions = DetectorOptions(),
 ) -> FaceDetector:
-    """A detector from a spec: ``centerface`` or ``scrfd:PATH``."""
-    kind, _, arg = spec.strip().partition(":")
-    kind = kind.strip().lower()
-    if kind == "centerface" and not arg:
-        return CenterFace(providers=providers, threads=threads, options=options)
-    if kind == "scrfd" and arg.strip():
-        return Scrfd(Path(arg.strip()), providers=providers, threads=threads, options=options)
-    raise ModelError(f"unknown detector {spec!r}: use {DETECTOR_HELP}")
+    """A detector from a spec: ``centerface`` or ``scrfd:PATH`` (grammar in :mod:`fer_overlay.specs`)."""
+    if not isinstance(spec, DetectorSpec):
+        try:
+            spec = parse_detector(spec)
+        except SpecError as exc:
+            raise ModelError(str(exc)) from None
+    if spec.kind is DetectorKind.SCRFD:
+        return Scrfd(spec.path, providers=providers, threads=threads, options=options)
+    return CenterFace(providers=providers, threads=threads, options=options)

@@ -11,6 +11,7 @@ found it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import cv2
@@ -90,18 +91,23 @@ def union(tile_faces: Faces, frame_faces: Faces, same_face_iou: float) -> Faces:
 
 
 def search_faces(detector: FaceDetector, image: np.ndarray, layout: Layout, options: FaceSearchOptions,
-                 full_frame: bool = True, frame_faces: Faces | None = None) -> Faces:
+                 full_frame: bool = True, frame_faces: Faces | None = None,
+                 tiles: Collection[int] | None = None) -> Faces:
     """Faces in the frame, each with its tile index (-1 outside every tile).
 
     `full_frame=False` skips the whole-frame pass (the caller runs it on a slower cadence);
     `frame_faces` is that pass's result when the caller already has it (it found the
     layout with it). Without a tile grid the whole-frame pass always runs: it is the only one.
+    `tiles`: the `Tile.index` values to look in (None: all); the faces found elsewhere by the
+    whole-frame pass are kept all the same.
     """
     whole = frame_faces
     if layout.kind is LayoutKind.NONE:
         faces = whole if whole is not None else detect_full_frame(detector, image, options)
     else:
-        faces = detect_in_tiles(detector, image, layout.tiles, options)
+        wanted = None if tiles is None else set(tiles)
+        chosen = layout.tiles if wanted is None else tuple(t for t in layout.tiles if t.index in wanted)
+        faces = detect_in_tiles(detector, image, chosen, options) if chosen else Faces.empty()
         if whole is None and full_frame:
             whole = detect_full_frame(detector, image, options, options.union_max_side)
         if whole is not None:

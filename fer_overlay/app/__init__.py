@@ -35,7 +35,7 @@ class ControllerLike(Protocol):
     def state(self) -> AppState: ...
 
     @property
-    def status_text(self) -> str: ...  # e.g. "24 faces, 3.1 Hz" or the error message
+    def status_text(self) -> str: ...  # e.g. "24 faces, 3.1 Hz - source lost, retrying" or the error message
 
     @property
     def view(self) -> View: ...

@@ -1,8 +1,14 @@
 """The one controller behind the tray menu, the hotkeys and `fer-overlay run`.
 
 It owns a session's moving parts: source -> pipeline -> engine -> sinks, the session
-record, and the privacy rules. Commands are thread-safe and cheap; starting builds
-the models once and reuses them for later starts.
+record, and the privacy rules: which feed the students see and what each feed may show
+(a :class:`~fer_overlay.live.feeds.FeedPolicy` per sink, which the engine applies). Commands
+are thread-safe and cheap; starting builds the models once and reuses them for later starts.
+
+Faults during a class are contained and shown, never raised into the live loop: a sink
+that cannot start is an error at start; a sink that fails later is retried by the engine;
+a session record that fails stops recording (said once, on the feed, the tray and the
+log) while the live view and its alerts go on.
 """
 
 from __future__ import annotations
@@ -10,69 +16,85 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .. import config
 from ..analysis.baseline import BaselineOptions
 from ..analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
 from ..capture import open_source
-from ..errors import FerOverlayError, SinkError
-from ..inference.models import Precision
+from ..errors import FerOverlayError, SinkError, StoreError
+from ..inference.models import EmotionModel, Precision
 from ..inference.runtime import live_threads
+from ..live import status as topics
 from ..live.engine import EngineOptions, LiveEngine
+from ..live.feeds import Feed, FeedPolicy, Reopen, Sink
 from ..live.insight import ClassInsight, InsightOptions
+from ..live.status import StatusBoard
 from ..people.identity import IdentityOptions
-from ..sinks import open_sink
+from ..sinks import FileSink, SinkKind, open_sink, sink_spec
 from ..store import AsyncWriter, SessionStore, default_db_path
-from ..types import Analysis, ClassMood, View
+from ..store.records import ClassSecond, StudentSecond
+from ..types import Analysis, ClassMood, Status, StatusKind, View
 from ..views.compose import Alerts
 from . import AppState
 
 log = logging.getLogger(__name__)
 
 
+def _defaults() -> config.Options:
+    return config.options(config.Settings())
+
+
+# The settings' own defaults, built by the one builder: RunPlan restates none of them.
+_D = _defaults()
+
+
 @dataclass(frozen=True)
 class RunPlan:
-    """Everything one run needs, resolved from settings and CLI flags."""
+    """Everything one run needs, resolved from settings and CLI flags. The defaults are the
+    settings file's (config.py's rules, through :func:`config.options`)."""
 
-    source: str = "monitor:1"
-    sinks: tuple[str, ...] = ("virtualcam",)
-    view: View = View.GALLERY
-    fps: float = 30.0
-    size: tuple[int, int] = (1280, 720)
-    detect_every: int = 3
-    detector: str = "centerface"
+    source: str = str(_D.source)
+    sinks: tuple[str, ...] = (str(_D.sink),)
+    view: View = _D.engine.view
+    fps: float = _D.engine.fps
+    size: tuple[int, int] = _D.engine.size
+    pipeline: PipelineOptions = _D.pipeline  # where and how often to detect and classify
+    detector: str = str(_D.models.detector)
     providers: tuple[str, ...] = ()
-    threads: int | None = None
-    flip_tta: bool = False
-    precision: Precision = Precision.AUTO
-    anonymous: bool = False
-    aggregate_feed: bool = False  # the shared camera shows class aggregates only
+    threads: int | None = _D.models.threads
+    flip_tta: bool = _D.models.flip_tta
+    precision: Precision = _D.models.precision
+    model: EmotionModel = _D.models.model
+    anonymous: bool = _D.anonymous
+    aggregate_feed: bool = _D.aggregate_feed  # the shared camera shows class aggregates only
     opt_out: tuple[str, ...] = ()
     log_session: bool = True
     db_path: Path | None = None
-    calibration_s: float = 180.0
-    attention_after_s: float = 60.0
+    calibration_s: float = _D.baseline.calibration_s
+    attention_after_s: float = _D.insight.attention_after_s
 
     @classmethod
     def from_settings(cls, settings: Any) -> RunPlan:
-        out, an, pr, se = settings.output, settings.analysis, settings.privacy, settings.session
-        sink = f"virtualcam:{out.backend}" if out.sink == "virtualcam" and out.backend else out.sink
-        sinks = tuple(s for s in (sink,) if s)
-        if pr.record_frames:
+        """The plan for ``settings``, every value through :func:`config.options` (which names
+        the key of any value out of bounds)."""
+        o = config.options(settings)
+        se = settings.session
+        sinks = (str(o.sink),)
+        if settings.privacy.record_frames:
             # Frames are kept only when the teacher asks: the shared feed, as an MP4 beside the log.
             stamp = time.strftime("%Y%m%d-%H%M%S")
             sinks += (f"file:{se.data_path / 'recordings' / f'session-{stamp}.mp4'}",)
         return cls(
-            source=settings.capture.source, sinks=sinks, view=View(out.view), fps=float(out.fps),
-            size=tuple(out.size), detect_every=an.detect_every, detector=an.detector, providers=tuple(an.providers),
-            threads=an.threads or None, flip_tta=an.flip_tta, precision=an.precision, anonymous=pr.anonymous,
-            aggregate_feed=str(getattr(pr.student_feed, "value", pr.student_feed)) == "aggregate",
-            opt_out=tuple(pr.opt_out), log_session=se.log,
-            db_path=se.db_path,
-            calibration_s=float(se.calibration_minutes) * 60, attention_after_s=float(se.attention_after_s),
+            source=str(o.source), sinks=sinks, view=o.engine.view, fps=o.engine.fps, size=o.engine.size,
+            pipeline=o.pipeline, detector=str(o.models.detector), model=o.models.model,
+            providers=tuple(o.models.provider_names or ()), threads=o.models.threads, flip_tta=o.models.flip_tta,
+            precision=o.models.precision, anonymous=o.anonymous, aggregate_feed=o.aggregate_feed,
+            opt_out=o.identity.opt_out if o.identity is not None else (), log_session=se.log, db_path=se.db_path,
+            calibration_s=o.baseline.calibration_s, attention_after_s=o.insight.attention_after_s,
         )
 
 
@@ -84,6 +106,7 @@ class Controller:
         self._engine: LiveEngine | None = None
         self._resources: list[Any] = []
         self._writer: AsyncWriter | None = None
+        self._recording_error: str | None = None  # why recording stopped, once it has
         self._insight: ClassInsight | None = None
         self._state = AppState.STOPPED
         self._error = ""
@@ -91,6 +114,7 @@ class Controller:
         self._lock = threading.RLock()
         self._view = plan.view
         self._alerts = Alerts()  # replaced whole by the analysis thread, read by the output thread
+        self.status = StatusBoard()  # this run's faults; a new board for each start
         self.session_id: int | None = None
 
     # -- state ---------------------------------------------------------------------------------
@@ -107,8 +131,14 @@ class Controller:
             return ""  # the state's own label says it
         times = list(eng.stats.analysis_times)[-20:]
         rate = len(times) / sum(times) if times else 0.0
-        note = f" - {eng.status}" if eng.status else ""
+        notes = "; ".join(s.message for s in self.status.snapshot())
+        note = f" - {notes}" if notes else ""
         return f"{self.plan.source} -> {', '.join(self.plan.sinks) or 'no sink'}: {rate:.1f} Hz{note}"
+
+    @property
+    def recording_error(self) -> str | None:
+        """Why the session record stopped during this run, or None while it is fine."""
+        return self._recording_error
 
     @property
     def view(self) -> View:
@@ -133,17 +163,23 @@ class Controller:
         changed = state is not self._state or error != self._error
         self._state, self._error = state, error
         if changed:
-            for cb in list(self._listeners):
-                try:
-                    cb(state)
-                except Exception:
-                    log.exception("state listener failed")
+            self._notify()
+
+    def _notify(self) -> None:
+        """Tell the listeners (the tray) that the state or the status text changed."""
+        for cb in list(self._listeners):
+            try:
+                cb(self._state)
+            except Exception:
+                log.exception("state listener failed")
 
     # -- commands ------------------------------------------------------------------------------
     def start(self) -> None:
         with self._lock:
             if self._engine is not None:
-                return
+                if self._engine.running:
+                    return
+                self.stop()  # its output ended by itself (every sink failed, or a file ended): start afresh
             try:
                 self._start()
             except FerOverlayError as exc:
@@ -154,36 +190,64 @@ class Controller:
 
     def _start(self) -> None:
         plan = self.plan
+        self.status = StatusBoard()
+        self.status.add_listener(self._notify)
+        self._recording_error = None
+        # The source and the sinks first: they are quick to open and the likeliest to be wrong,
+        # so a bad spec fails before the models load.
+        source = open_source(plan.source)
+        self._resources.append(source)
+        feeds = self._open_feeds(plan)
         if self._pipeline is None:
             self._pipeline = self._factory(plan)
         self._pipeline.reset()
-        source = open_source(plan.source)
-        self._resources.append(source)
-        sinks, shared = [], []
-        specs = list(plan.sinks)
-        for spec in specs:
-            try:
-                sinks.append(open_sink(spec, *plan.size, fps=plan.fps))
-                shared.append(spec.startswith("virtualcam"))
-            except SinkError as exc:
-                # A missing virtual-camera driver must not stop the lesson: say what to install and
-                # show the teacher the preview instead.
-                log.error("%s", exc)
-                self._error = str(exc)
-                if spec.startswith("virtualcam") and not any(s.startswith("preview") for s in specs):
-                    log.warning("showing the preview window instead of the virtual camera")
-                    specs.append("preview")
-        self._resources.extend(sinks)
         self._insight = ClassInsight(InsightOptions(attention_after_s=plan.attention_after_s))
         if plan.log_session:
             self._open_session()
-        options = EngineOptions(fps=plan.fps, size=plan.size, view=self._view, anonymous=plan.anonymous,
-                                aggregate_shared=plan.aggregate_feed)
+        options = EngineOptions(fps=plan.fps, size=plan.size, view=self._view)
         self._alerts = Alerts()
-        self._engine = LiveEngine(source, sinks, self._pipeline.process, options, on_result=self._on_result,
-                                  shared=shared, alerts=lambda: self._alerts)
+        self._engine = LiveEngine(source, feeds, self._pipeline.process, options, on_result=self._on_result,
+                                  alerts=lambda: self._alerts, status=self.status, on_end=self._on_engine_end)
         self._engine.start()
         self._set_state(AppState.RUNNING, "")
+
+    def _open_feeds(self, plan: RunPlan) -> list[Feed]:
+        """Every sink of the plan, opened, with its policy; a sink that cannot start is a SinkError.
+
+        The one exception: a virtual camera without a driver must not stop the lesson, so the
+        teacher gets the preview instead (and is told what to install), if a preview can open.
+        """
+        feeds: list[Feed] = []
+        camera_error: SinkError | None = None
+        for spec in plan.sinks:
+            try:
+                sink = open_sink(spec, *plan.size, fps=plan.fps)
+            except SinkError as exc:
+                if sink_spec(spec).kind is not SinkKind.VIRTUALCAM:
+                    raise
+                camera_error = exc
+                continue
+            self._resources.append(sink)
+            feeds.append(Feed(sink, feed_policy(spec, plan), _reopener(spec, plan)))
+        if camera_error is not None:
+            feeds += self._preview_instead(plan, camera_error)
+        return feeds
+
+    def _preview_instead(self, plan: RunPlan, camera_error: SinkError) -> list[Feed]:
+        """The preview standing in for a virtual camera that cannot start (none if the plan has one)."""
+        feeds: list[Feed] = []
+        if not any(sink_spec(s).kind is SinkKind.PREVIEW for s in plan.sinks):
+            try:
+                sink = open_sink("preview", *plan.size, fps=plan.fps)
+            except SinkError as exc:
+                raise SinkError(f"{camera_error}; and the preview window cannot stand in for it: {exc}") from exc
+            self._resources.append(sink)
+            feeds.append(Feed(sink, feed_policy("preview", plan), _reopener("preview", plan)))
+        log.error("%s", camera_error)
+        log.warning("showing the preview window instead of the virtual camera")
+        self.status.set(topics.SINKS, Status(StatusKind.NOTICE, "no virtual camera: the students see nothing; "
+                                             "showing the preview (the log says what to install)"))
+        return feeds
 
     def _open_session(self) -> None:
         path = self.plan.db_path or default_db_path()
@@ -194,37 +258,77 @@ class Controller:
         log.info("recording session %s to %s", info.label, path)
 
     def _on_result(self, analysis: Analysis, mood: ClassMood) -> None:
+        """On the analysis thread, after each good analysis. Never raises: the live view and
+        its alerts must go on whatever happens to the session record."""
         if self._state in (AppState.RUNNING, AppState.NO_FACES):
             self._set_state(AppState.RUNNING if mood.present else AppState.NO_FACES)
-        if self._insight is None:
+        insight = self._insight
+        if insight is None:
             return
-        for record, rows in self._insight.add(analysis, mood):
-            if self._writer is not None:
-                self._writer.put(record, rows)
-        self._alerts = live_alerts(self._insight, analysis.timestamp)
+        seconds = insight.add(analysis, mood)
+        self._alerts = live_alerts(insight, analysis.timestamp)
+        for record, rows in seconds:
+            self._record(record, rows)
+
+    def _record(self, record: ClassSecond, rows: Sequence[StudentSecond]) -> None:
+        """Offer one second to the session writer, until recording has failed."""
+        writer = self._writer
+        if writer is None or self._recording_error is not None:
+            return
+        try:
+            # The writer returns False and sets its error once recording has failed (older
+            # writers raised StoreError instead); a plain False is a second dropped while the
+            # disk catches up, which the writer reports itself.
+            writer.put(record, rows)
+        except StoreError as exc:
+            self._recording_failed(exc)
+            return
+        if writer.error is not None:
+            self._recording_failed(writer.error)
+
+    def _recording_failed(self, exc: BaseException) -> None:
+        """Once per run: stop offering records, and say so on the feed, the tray and the log."""
+        if self._recording_error is not None:
+            return
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        self._recording_error = reason
+        # The writer has logged the whole story (and the advice); this line says what it means now.
+        log.warning("recording stopped (%s); the live view and its alerts go on", reason.split(". ")[0])
+        self.status.set(topics.RECORDING, Status(StatusKind.RECORDING_STOPPED, f"recording stopped: {reason}"))
+
+    def _on_engine_end(self, reason: str) -> None:
+        """On the output thread, when the output ended by itself: say why (the caller stops the engine)."""
+        if reason:
+            self._set_state(AppState.ERROR, reason)
 
     def stop(self) -> None:
         with self._lock:
             if self._engine is not None:
                 self._engine.stop()
                 self._view = self._engine.view
+                if self._engine.failure:
+                    self._set_state(AppState.ERROR, self._engine.failure)
                 self._engine = None
-            if self._insight is not None and self._writer is not None:
+            if self._insight is not None:
                 for record, rows in self._insight.flush():
-                    self._writer.put(record, rows)
+                    self._record(record, rows)
             self._close_resources()
             if self._state is not AppState.ERROR:
                 self._set_state(AppState.STOPPED)
 
     def _close_resources(self) -> None:
         if self._writer is not None:
-            try:
-                self._writer.close()
-                if self.session_id is not None:
-                    with SessionStore.open(self.plan.db_path or default_db_path()) as store:
-                        store.end_session(self.session_id)
-            except FerOverlayError as exc:
-                log.error("session record: %s", exc)
+            # Each step on its own: a recording that failed still gets its end time if the
+            # database takes it now (the lock is gone, or the end fits on the disk).
+            for step in (self._writer.close, self._end_session):
+                try:
+                    step()
+                except (FerOverlayError, TimeoutError) as exc:
+                    if self._recording_error is None:
+                        self._recording_error = str(exc)
+                        log.error("session record: %s", exc)
+                    else:  # the same trouble (a full disk, a held database): said once already
+                        log.debug("closing the session record: %s", exc)
             self._writer = None
         for res in reversed(self._resources):
             try:
@@ -232,6 +336,11 @@ class Controller:
             except Exception:
                 log.exception("closing %s failed", res)
         self._resources = []
+
+    def _end_session(self) -> None:
+        if self.session_id is not None:
+            with SessionStore.open(self.plan.db_path or default_db_path()) as store:
+                store.end_session(self.session_id)
 
     def shutdown(self) -> None:
         self.stop()
@@ -271,9 +380,18 @@ class Controller:
 
     def bookmark(self, label: str | None = None) -> None:
         t = self._session_t()
-        if self._writer is not None and t is not None:
-            self._writer.bookmark(t, label or time.strftime("bookmark %H:%M:%S"))
-            log.info("bookmark at %d s", t)
+        writer = self._writer
+        if writer is None or t is None or self._recording_error is not None:
+            return
+        try:
+            writer.bookmark(t, label or time.strftime("bookmark %H:%M:%S"))
+        except StoreError as exc:
+            self._recording_failed(exc)
+            return
+        if writer.error is not None:
+            self._recording_failed(writer.error)
+            return
+        log.info("bookmark at %d s", t)
 
     def calibrate(self) -> None:
         pipeline = self._pipeline
@@ -291,6 +409,28 @@ class Controller:
         return int(series[-1, 0] - self._insight.start) if len(series) else 0
 
 
+def feed_policy(spec: str, plan: RunPlan) -> FeedPolicy:
+    """What a sink may show. The virtual camera is what the students see; the preview and
+    the recording are the teacher's own and keep per-student detail (names only where read:
+    anonymous mode reads none)."""
+    shared = sink_spec(spec).shared
+    restricted = shared and (plan.anonymous or plan.aggregate_feed)
+    return FeedPolicy(names=not restricted, aggregate_only=shared and plan.aggregate_feed,
+                      blur_faces=plan.anonymous)
+
+
+def _reopener(spec: str, plan: RunPlan) -> Reopen:
+    """How the engine reopens a sink that failed: the same spec again, except that a recording
+    goes on in a new part file, so what was written before the failure is kept."""
+
+    def reopen(failed: Sink) -> Sink:
+        if isinstance(failed, FileSink):
+            return failed.successor()
+        return open_sink(spec, *plan.size, fps=plan.fps)
+
+    return reopen
+
+
 def live_alerts(insight: ClassInsight, now: float, turn_shown_s: float = 30.0, limit: int = 3) -> Alerts:
     """What the summary card tells the teacher right now: a recent class turn, and who needs attention."""
     class_lines: tuple[str, ...] = ()
@@ -304,14 +444,15 @@ def live_alerts(insight: ClassInsight, now: float, turn_shown_s: float = 30.0, l
 
 def _settings_record(plan: RunPlan) -> dict[str, Any]:
     return {"view": plan.view.value, "fps": plan.fps, "size": list(plan.size), "anonymous": plan.anonymous,
-            "detect_every": plan.detect_every, "aggregate_feed": plan.aggregate_feed}
+            "detection": plan.pipeline.detection.value, "detect_every": plan.pipeline.detect_every,
+            "model": plan.model.value, "aggregate_feed": plan.aggregate_feed}
 
 
 def _default_pipeline(plan: RunPlan) -> GalleryPipeline:
-    options = PipelineOptions(mode=RunningMode.LIVE_STREAM, detect_every=plan.detect_every)
+    options = replace(plan.pipeline, mode=RunningMode.LIVE_STREAM)
     identity = None if plan.anonymous else IdentityOptions(opt_out=plan.opt_out)
     return GalleryPipeline.create(
         options, providers=plan.providers or None, threads=plan.threads or live_threads(), flip_tta=plan.flip_tta,
-        precision=plan.precision,
+        precision=plan.precision, model=plan.model,
         identity=identity, baselines=BaselineOptions(calibration_s=plan.calibration_s), detector=plan.detector,
     )

@@ -64,6 +64,8 @@ STATE_LABELS = {
 
 @dataclass(frozen=True)
 class Monitor:
+    """One monitor as the Source menu shows it (the listing itself is capture.screen's)."""
+
     index: int  # as in "monitor:N": mss numbering, 1 = first monitor
     width: int
     height: int
@@ -77,16 +79,17 @@ class Monitor:
         return f"Monitor {self.index} ({self.width}x{self.height})"
 
 
-def list_monitors() -> list[Monitor]:
-    try:
-        import mss
+def menu_monitors() -> list[Monitor]:
+    """The monitors for the Source menu, from :func:`fer_overlay.capture.screen.list_monitors`
+    (the one listing the sources, doctor and the tray share); none when the screen cannot be read."""
+    from ..capture.screen import list_monitors
 
-        with mss.mss() as sct:
-            found = sct.monitors[1:]  # [0] is all monitors together
-    except Exception as exc:  # no display, or a platform mss cannot read
+    try:
+        found = list_monitors()[1:]  # [0] is all monitors together
+    except FerOverlayError as exc:  # no display, or a platform mss cannot read
         log.warning("cannot list monitors: %s", exc)
         return []
-    return [Monitor(i, m["width"], m["height"]) for i, m in enumerate(found, start=1)]
+    return [Monitor(m.index, m.width, m.height) for m in found]
 
 
 # -- the menu as data -----------------------------------------------------------------------
@@ -251,7 +254,7 @@ class TrayApp:
     @property
     def monitors(self) -> list[Monitor]:
         if self._monitors is None:
-            self._monitors = list_monitors()
+            self._monitors = menu_monitors()
         return self._monitors
 
     def menu_spec(self) -> tuple[MenuEntry, ...]:

@@ -6,7 +6,6 @@ import logging
 import os
 import sys
 import time
-from enum import Enum
 from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -16,16 +15,6 @@ from ..types import Frame
 
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound="SourceBase")
-
-
-class SourceKind(str, Enum):
-    """The prefix of a source spec (``monitor:1``, ``window:Zoom``...)."""
-
-    MONITOR = "monitor"
-    REGION = "region"
-    WINDOW = "window"
-    VIDEO = "video"
-    IMAGE = "image"
 
 
 @runtime_checkable
@@ -59,6 +48,19 @@ class FrameSource(Protocol):
     def __enter__(self) -> FrameSource: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class Readable(Protocol):
+    """The least a source must offer to be retried (:class:`~fer_overlay.capture.RetryingSource`)
+    and driven by the live engine: every :class:`FrameSource` is one."""
+
+    @property
+    def name(self) -> str: ...
+
+    def read(self) -> Frame | None: ...
+
+    def close(self) -> None: ...
 
 
 class SourceBase:

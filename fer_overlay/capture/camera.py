@@ -16,17 +16,18 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from ..errors import SourceError
+from ..specs import CAMERA_MAX_INDEX as MAX_INDEX
 from ..types import Frame
 from .base import SourceBase, to_bgr8
 
 log = logging.getLogger(__name__)
 
-MAX_INDEX = 63  # /dev/video0..63; beyond that an index is a typo, not a device
 
 
 class Capture(Protocol):
@@ -51,6 +52,8 @@ def opencv_backend(index: int) -> Capture:
     the "any" backend probes GStreamer and FFmpeg first, which can take seconds to fail."""
     import cv2
 
+    if sys.platform == "linux" and not Path(f"/dev/video{index}").exists():
+        return cv2.VideoCapture()  # closed: no device node, nothing to probe (and no OpenCV warning)
     api = {"linux": cv2.CAP_V4L2, "win32": cv2.CAP_DSHOW, "darwin": cv2.CAP_AVFOUNDATION}.get(sys.platform, cv2.CAP_ANY)
     return cv2.VideoCapture(index, api)
 

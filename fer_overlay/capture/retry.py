@@ -10,7 +10,7 @@ from enum import Enum
 
 from ..errors import SourceError
 from ..types import Frame
-from .base import FrameSource
+from .base import FrameSource, Readable
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class RetryingSource:
 
     def __init__(
         self,
-        source: FrameSource,
+        source: Readable,
         backoff: Backoff = Backoff(),
         while_lost: WhileLost = WhileLost.KEEP_LAST,
         block: bool = False,
@@ -70,10 +70,13 @@ class RetryingSource:
 
     @property
     def is_live(self) -> bool:
-        return self.source.is_live
+        # A bare Readable (the engine's test sources) says nothing: take it as live, like the screen.
+        return self.source.is_live if isinstance(self.source, FrameSource) else True
 
     @property
     def size(self) -> tuple[int, int]:
+        if not isinstance(self.source, FrameSource):
+            raise AttributeError(f"{self.name} does not say its size")
         return self.source.size
 
     @property

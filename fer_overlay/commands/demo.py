@@ -16,46 +16,84 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-import cv2
+import numpy as np
 
-from ..analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from .. import config, specs
+from ..analysis.pipeline import GalleryPipeline, RunningMode
+from ..config import Settings
+from ..errors import InputError
 from ..live.mood import MoodHistory, class_mood
-from ..people.identity import IdentityOptions
+from ..outputs import OutputError, check_output, write_output
 from ..results import document
 from ..sinks import FileSink
 from ..synth import GallerySpec, Style, gallery_frames
 from ..synth.evaluate import IdSwitches, score_frame
+from ..synth.spec import MAX_TILES
 from ..types import Frame, View
 from ..views.compose import ViewState, render
+
+MAX_FRAMES = 3000  # five minutes at 10 per second; more is a typo, not a demo
+OUTPUT_SIZE = (1280, 720)
+FILES = ("input.png", "annotated.png", "summary.png", "demo.mp4", "results.json", "summary.txt")
+
+
+def _whole(lo: int, hi: int, what: str):
+    def parse(text: str) -> int:
+        value = int(text) if text.strip().lstrip("-").isdigit() else None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be a whole number of {what} from {lo} to {hi}, got {text!r}")
+        return value
+
+    parse.__name__ = what
+    return parse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the analysis on a generated gallery and write the results (headless)")
     p.add_argument("--out", type=Path, default=Path("fer_overlay_demo"), help="output folder")
-    p.add_argument("--participants", type=int, default=16)
-    p.add_argument("--frames", type=int, default=30, help="frames at 10 per second")
+    p.add_argument("--participants", type=_whole(1, MAX_TILES, "participants"), default=16,
+                   help=f"students in the gallery, 1 to {MAX_TILES} (one gallery page)")
+    p.add_argument("--frames", type=_whole(1, MAX_FRAMES, "frames"), default=30, help="frames at 10 per second")
     p.add_argument("--style", choices=[s.value for s in Style], default=Style.ZOOM.value)
-    p.add_argument("--size", default="1920x1080", help="gallery size WxH")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--size", type=specs.argument(specs.parse_size), default="1920x1080", help="gallery size WxH")
+    p.add_argument("--seed", type=_whole(0, 2**31 - 1, "seed"), default=0)
+    p.add_argument("--threads", type=config.cli_value("analysis.threads"), default=None)
     p.set_defaults(func=run)
+
+
+def prepare_folder(folder: Path) -> dict[str, Path]:
+    """The output paths, checked before the work: a folder that can be made and written, and
+    nothing but regular files where the results go."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"cannot write the demo to {folder}: it is a file, not a folder") from None
+    except OSError as exc:
+        raise OutputError(f"cannot create the folder {folder}: {exc.strerror or exc}") from None
+    return {name: check_output(folder / name) for name in FILES}
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    spec = GallerySpec(participants=args.participants, size=(w, h), style=Style(args.style), seed=args.seed)
+    w, h = specs.parse_size(args.size)
+    try:
+        spec = GallerySpec(participants=args.participants, size=(w, h), style=Style(args.style), seed=args.seed)
+    except ValueError as exc:
+        raise InputError(f"demo: {exc}; use a larger --size or fewer --participants") from None
+    overrides = {"analysis.threads": args.threads} if args.threads is not None else {}
+    options = config.options(Settings.load(getattr(args, "config", None), overrides), RunningMode.VIDEO)
+    paths = prepare_folder(args.out)
+    models = options.models
     pipeline = GalleryPipeline.create(
-        PipelineOptions(mode=RunningMode.VIDEO), threads=args.threads, identity=IdentityOptions()
+        options.pipeline, providers=models.provider_names, threads=models.threads, flip_tta=models.flip_tta,
+        identity=options.identity, detector=str(models.detector), precision=models.precision, model=models.model,
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    output_size = (1280, 720)
     history = MoodHistory()
     analyses = []
     switches = IdSwitches()
     recall = []
     started = time.perf_counter()
-    with FileSink(args.out / "demo.mp4", *output_size, fps=10) as video:
+    with FileSink(paths["demo.mp4"], *OUTPUT_SIZE, fps=10) as video:
         for i, (image, truth) in enumerate(gallery_frames(spec, args.frames, seed=args.seed)):
             frame = Frame(image, i, i / 10)
             result = pipeline.process(frame)
@@ -66,12 +104,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             switches.add(score, result.faces)
             recall.append(score.recall)
             state = ViewState(result.faces, mood, history.series(), 0.0)
-            video.send(render(View.SIDEBAR, image, state, output_size))
+            video.send(render(View.SIDEBAR, image, state, OUTPUT_SIZE))
+    pipeline.close()
     elapsed = time.perf_counter() - started
-    cv2.imwrite(str(args.out / "input.png"), image)
-    cv2.imwrite(str(args.out / "annotated.png"), render(View.GALLERY, image, state, (w, h)))
-    cv2.imwrite(str(args.out / "summary.png"), render(View.SUMMARY, image, state, output_size))
-    (args.out / "results.json").write_text(json.dumps(document("demo", (w, h), analyses), indent=1))
+    write_output(paths["input.png"], _png(image))
+    write_output(paths["annotated.png"], _png(render(View.GALLERY, image, state, (w, h))))
+    write_output(paths["summary.png"], _png(render(View.SUMMARY, image, state, OUTPUT_SIZE)))
+    write_output(paths["results.json"], json.dumps(document("demo", (w, h), analyses), indent=1))
     counts = Counter(result.faces.labels)
     lines = [
         f"demo: {args.participants} participants ({spec.camera_off_count} camera off), {args.style} style, "
@@ -83,6 +122,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         f"wrote {args.out}/annotated.png, summary.png, demo.mp4, results.json",
     ]
     text = "\n".join(lines)
-    (args.out / "summary.txt").write_text(text + "\n")
+    write_output(paths["summary.txt"], text + "\n")
     print(text, file=out)
     return 0
+
+
+def _png(image: np.ndarray) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise OutputError("cannot encode a PNG image")
+    return buf.tobytes()

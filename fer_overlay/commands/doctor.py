@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, specs
 from ..errors import FerOverlayError
 from ..inference import runtime
 
@@ -33,7 +34,8 @@ class Check:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("doctor", help="check the install: onnxruntime build, providers, models, screen, camera")
-    p.add_argument("--provider", action="append", dest="providers", help="try these execution providers")
+    p.add_argument("--provider", action="append", dest="providers", type=specs.argument(specs.parse_provider),
+                   help="try these execution providers (repeatable, best first)")
     p.set_defaults(func=run)
 
 
@@ -84,7 +86,8 @@ def check_cpu() -> Check:
 
 
 def check_display(seconds: float = 0.5) -> Check:
-    from ..capture import MonitorSource, list_monitors
+    # The one monitor listing (capture/screen.py), the same the sources and the tray use.
+    from ..capture.screen import MonitorSource, list_monitors
 
     try:
         monitors = [m for m in list_monitors() if m.index > 0]
@@ -139,6 +142,16 @@ def check_virtual_camera(seconds: float = 1.0, size: tuple[int, int] = (1280, 72
                  f"{device} ({backend} backend): sent a test pattern for {seconds:g} s; pick it in the meeting app")
 
 
+def check_cameras() -> Check:
+    # For `--source camera:N` (a webcam or a room camera in a hybrid lesson).
+    from ..capture.camera import list_cameras
+
+    found = list_cameras()
+    if not found:
+        return Check("cameras", Status.OK, "none found (not needed to capture a meeting; camera:N uses one)")
+    return Check("cameras", Status.OK, ", ".join(f"camera:{i} ({w}x{h})" for i, (w, h) in found))
+
+
 def check_hotkeys() -> Check:
     from ..app.hotkeys import hotkey_backend_check
 
@@ -147,7 +160,8 @@ def check_hotkeys() -> Check:
     return Check("global hotkeys", Status.OK if ok else Status.WARN, line.partition(": ")[2] or line)
 
 
-def collect(providers: list[str] | None = None) -> list[Check]:
+def collect(providers: list[str] | None = None, model: str = "fer2013", precision: str = "auto") -> list[Check]:
+    """Every check; ``model`` and ``precision`` are the settings' (analysis.model, .precision)."""
     from ..analysis.classify import EmotionClassifier
     from ..analysis.detect import CenterFace
 
@@ -157,16 +171,31 @@ def collect(providers: list[str] | None = None) -> list[Check]:
         check_providers(),
         check_cpu(),
         check_model("face detector (CenterFace)", lambda: CenterFace(providers=providers)),
-        check_model("emotion model", lambda: EmotionClassifier(providers=providers)),
+        check_model(f"emotion model ({model})",
+                    lambda: EmotionClassifier(providers=providers, model=model, precision=precision)),
         check_display(),
         check_virtual_camera(),
+        check_cameras(),
         check_hotkeys(),
     ]
 
 
+def _configured_models(path: Path | None) -> tuple[str, str, Check | None]:
+    """The emotion network and precision the settings ask for; a settings file that cannot be
+    read is a failed check of its own, and the rest is checked with the defaults."""
+    from ..config import Settings
+
+    try:
+        an = Settings.load(path).analysis
+    except FerOverlayError as exc:
+        return "fer2013", "auto", Check("settings", Status.FAIL, str(exc))
+    return str(getattr(an.model, "value", an.model)), str(getattr(an.precision, "value", an.precision)), None
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    checks = collect(args.providers)
+    model, precision, problem = _configured_models(getattr(args, "config", None))
+    checks = collect(args.providers, model, precision) + ([problem] if problem else [])
     width = max(len(c.name) for c in checks)
     for c in checks:
         print(f"[{c.status.value:>4}] {c.name:<{width}}  {c.detail}", file=out)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..app import AppState
 from ..app.controller import Controller, RunPlan
 from ..config import Settings
+from ..live.engine import LiveEngine
 from ..types import View
 from .live import apply_retention, start_hotkeys
 
@@ -29,7 +31,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--anonymous", action="store_true", default=None, help="no names are read, shown or stored")
     p.add_argument("--no-log", action="store_true", help="do not record this session")
     p.add_argument("--hotkeys", action="store_true", help="also listen for the global hotkeys")
-    p.add_argument("--config", type=Path, help="settings file (default: the platform's config folder)")
     p.set_defaults(func=run)
 
 
@@ -50,35 +51,64 @@ def plan_from_args(args: argparse.Namespace) -> tuple[Settings, RunPlan]:
     return settings, plan
 
 
+@contextlib.contextmanager
+def closing_on_signals(close: Callable[[], None]) -> Iterator[None]:
+    """While inside: SIGTERM and SIGHUP (the terminal closed, the desktop session ended) end the
+    session the way Ctrl+C does, stopped, recorded to the end and closed, never left unfinished.
+    The previous handlers come back on the way out."""
+    previous: dict[int, Any] = {}
+    # Handlers can only be set from the main thread (not e.g. from a test driving main() on another).
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):  # Windows has no SIGHUP
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                previous[signum] = signal.signal(signum, lambda *_: close())
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """0 when the run ends as asked; 1 when it ended on a failure (every output failed);
+    a sink or source that cannot start raises its FerOverlayError (the CLI exits 2)."""
     out = out or sys.stdout
     settings, plan = plan_from_args(args)
     controller = Controller(plan)
     stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    apply_retention(settings)
-    hotkeys = start_hotkeys(settings, controller) if args.hotkeys else None
-    controller.start()
-    print(f"running: {plan.source} -> {', '.join(plan.sinks)} ({controller.view.value}); Ctrl+C stops", file=out)
-    deadline = time.monotonic() + args.duration if args.duration else None
-    try:
-        while not stop.is_set():
-            engine = controller.engine
-            if engine is None or not engine.running:
-                break  # a file source ended, or the engine stopped itself
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            stop.wait(0.1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if hotkeys is not None:
-            hotkeys.stop()
-        engine = controller.engine
-        controller.shutdown()
+    with closing_on_signals(stop.set):
+        apply_retention(settings)
+        hotkeys = start_hotkeys(settings, controller) if args.hotkeys else None
+        try:
+            controller.start()
+            print(f"running: {plan.source} -> {', '.join(plan.sinks)} ({controller.view.value}); Ctrl+C stops",
+                  file=out)
+            engine = _wait(controller, stop, args.duration)
+        finally:
+            if hotkeys is not None:
+                hotkeys.stop()
+            controller.shutdown()
     if engine is not None:
         s = engine.stats
         gap_ms = s.max_gap_s() * 1000
         print(f"stopped: {s.frames_out} frames out, {s.frames_analysed} analysed, max gap {gap_ms:.0f} ms", file=out)
     return 1 if controller.state is AppState.ERROR else 0
+
+
+def _wait(controller: Controller, stop: threading.Event, duration: float | None) -> LiveEngine | None:
+    """Until a signal, Ctrl+C, the duration, or the output ending by itself; returns the engine that ran."""
+    engine = controller.engine
+    deadline = time.monotonic() + duration if duration else None
+    try:
+        while not stop.is_set():
+            current = controller.engine
+            engine = current or engine
+            if current is None or not current.running:
+                break  # a file source ended, or every output failed
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            stop.wait(0.1)
+    except KeyboardInterrupt:
+        pass
+    return engine

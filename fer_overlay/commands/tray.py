@@ -6,21 +6,18 @@ import argparse
 import contextlib
 import logging
 import os
-import signal
 import sys
-import threading
-from pathlib import Path
 
 from ..app.controller import Controller, RunPlan
 from ..config import Settings, settings_path
 from ..errors import FerOverlayError
 from .live import apply_retention, start_hotkeys
+from .run import closing_on_signals
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="settings file (default: the platform's config folder)")
     parser.add_argument("--start", action="store_true", help="start analysing at once instead of waiting for the menu")
 
 
@@ -36,18 +33,17 @@ def tray(args: argparse.Namespace) -> int:
     controller = Controller(RunPlan.from_settings(settings))
     app = TrayApp(controller, path, settings.session.data_path)
     hotkeys = start_hotkeys(settings, controller)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: app.stop())
-    if args.start:
-        # A failed start shows on the icon; the teacher can fix the source from the menu.
-        with contextlib.suppress(FerOverlayError):
-            controller.start()
-    try:
-        app.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if hotkeys is not None:
-            hotkeys.stop()
-        controller.shutdown()
+    with closing_on_signals(app.stop):  # SIGTERM and SIGHUP close the session like Quit
+        if args.start:
+            # A failed start shows on the icon; the teacher can fix the source from the menu.
+            with contextlib.suppress(FerOverlayError):
+                controller.start()
+        try:
+            app.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if hotkeys is not None:
+                hotkeys.stop()
+            controller.shutdown()
     return 0

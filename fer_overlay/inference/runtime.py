@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from ..specs import SpecError, parse_provider
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def resolve_providers(requested: Sequence[str] | None = None, available: Sequenc
     that this onnxruntime build does not offer are dropped with a warning.
     """
     available = list(available_providers() if available is None else available)
-    wanted = list(requested) if requested else list(PREFERENCE)
+    wanted = provider_names(requested) if requested else list(PREFERENCE)
     unknown = [p for p in wanted if p not in available]
     if requested and unknown:
         log.warning("execution providers not available in this onnxruntime build: %s", ", ".join(unknown))
@@ -63,6 +64,16 @@ def resolve_providers(requested: Sequence[str] | None = None, available: Sequenc
     if not chosen:
         raise ModelError(f"no usable execution provider: asked for {wanted}, this build offers {available}")
     return chosen
+
+
+def provider_names(requested: Sequence[str]) -> list[str]:
+    """onnxruntime's spelling of each name (the grammar is in :mod:`fer_overlay.specs`):
+    "cudaexecutionprovider" becomes CUDAExecutionProvider; "cuda" is a ModelError, not a
+    name onnxruntime would silently skip."""
+    try:
+        return [parse_provider(str(name)).name for name in requested]
+    except SpecError as exc:
+        raise ModelError(str(exc)) from None
 
 
 @dataclass(frozen=True)

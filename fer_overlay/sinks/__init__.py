@@ -8,7 +8,8 @@ H x W x 3 images of exactly that size and never mirrors them.
 from __future__ import annotations
 
 from ..errors import SinkError
-from .base import FrameSink, SinkBase, SinkKind
+from ..specs import SINK_FORMS, SinkKind, SinkSpec, SpecError, parse_sink
+from .base import FrameSink, SinkBase
 from .file import FileSink, NullSink
 from .preview import PreviewSink
 from .virtualcam import VIRTUALCAM_HINTS, VirtualCameraSink, virtualcam_hint
@@ -22,34 +23,40 @@ __all__ = [
     "PreviewSink",
     "SinkBase",
     "SinkKind",
+    "SinkSpec",
     "VirtualCameraSink",
     "open_sink",
     "parse_sink_spec",
+    "sink_spec",
     "virtualcam_hint",
 ]
 
-SPEC_HELP = "virtualcam[:BACKEND] | preview[:TITLE] | file:PATH | null"
+SPEC_HELP = SINK_FORMS
+
+
+def sink_spec(spec: str | SinkSpec) -> SinkSpec:
+    """The typed spec (the grammar is in :mod:`fer_overlay.specs`); a bad one is a SinkError."""
+    if isinstance(spec, SinkSpec):
+        return spec
+    try:
+        return parse_sink(spec)
+    except SpecError as exc:
+        raise SinkError(str(exc)) from None
 
 
 def parse_sink_spec(spec: str) -> tuple[SinkKind, str]:
-    kind_text, _, arg = spec.strip().partition(":")
-    try:
-        return SinkKind(kind_text.strip().lower()), arg.strip()
-    except ValueError:
-        raise SinkError(f"unknown sink {spec!r}: use one of {SPEC_HELP}") from None
+    """("File:/tmp/a:b.mp4") -> (SinkKind.FILE, "/tmp/a:b.mp4")."""
+    parsed = sink_spec(spec)
+    return parsed.kind, parsed.arg
 
 
-def open_sink(spec: str, width: int, height: int, fps: float) -> FrameSink:
+def open_sink(spec: str | SinkSpec, width: int, height: int, fps: float) -> FrameSink:
     """A sink from a spec: ``virtualcam[:BACKEND] | preview[:TITLE] | file:PATH | null``."""
-    kind, arg = parse_sink_spec(spec)
-    if kind is SinkKind.VIRTUALCAM:
-        return VirtualCameraSink(width, height, fps, backend=arg or None)
-    if kind is SinkKind.PREVIEW:
-        return PreviewSink(arg or "fer_overlay preview", width, height, fps)
-    if kind is SinkKind.FILE:
-        if not arg:
-            raise SinkError(f"bad sink {spec!r}: expected file:PATH, e.g. file:class.mp4")
-        return FileSink(arg, width, height, fps)
-    if arg:
-        raise SinkError(f"bad sink {spec!r}: 'null' takes no argument")
+    parsed = sink_spec(spec)
+    if parsed.kind is SinkKind.VIRTUALCAM:
+        return VirtualCameraSink(width, height, fps, backend=parsed.backend)
+    if parsed.kind is SinkKind.PREVIEW:
+        return PreviewSink(parsed.title, width, height, fps)
+    if parsed.kind is SinkKind.FILE:
+        return FileSink(parsed.path, width, height, fps)
     return NullSink(width, height, fps)

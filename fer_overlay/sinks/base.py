@@ -1,4 +1,5 @@
-"""What every sink shares: the :class:`FrameSink` protocol, the boundary check, :class:`SinkKind`.
+"""What every sink shares: the :class:`FrameSink` protocol and the boundary check (the spec
+grammar, :class:`~fer_overlay.specs.SinkKind` included, is in :mod:`fer_overlay.specs`).
 
 Every sink is configured with the size it expects and checks each image at the
 boundary: the engine renders at the sink's size, so a mismatch is a bug to surface,
@@ -9,7 +10,6 @@ the feed as sent (turn off "mirror my video" if you want your self-view to match
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -17,13 +17,6 @@ import numpy as np
 from ..errors import SinkError
 
 S = TypeVar("S", bound="SinkBase")
-
-
-class SinkKind(str, Enum):
-    VIRTUALCAM = "virtualcam"
-    PREVIEW = "preview"
-    FILE = "file"
-    NULL = "null"
 
 
 @runtime_checkable

@@ -148,17 +148,27 @@ class PreviewSink(SinkBase):
             image, self._pending = self._pending, None
         if image is None or self._closed or self._user_closed:
             return
+        # A close the GUI handled since the last frame (its idle event pump runs between our
+        # calls) must be seen before imshow, which would open a new window of that title.
+        if self._shown and self._window_gone():
+            self._user_closed = True
+            log.info("%s was closed by the user", self.name)
+            return
         cv2.imshow(self.title, image)
         cv2.waitKey(1)
         self._shown = True
-        # A window closed with its close button reports itself not visible (or is gone).
-        try:
-            gone = cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
-        except cv2.error:
-            gone = True
-        if gone:
+        if self._window_gone():
             self._user_closed = True
             log.info("%s was closed by the user", self.name)
+
+    def _window_gone(self) -> bool:
+        """A window closed with its close button reports itself not visible (or is gone)."""
+        import cv2
+
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+        except cv2.error:
+            return True
 
     def _destroy(self) -> None:
         import cv2

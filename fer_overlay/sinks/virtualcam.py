@@ -72,6 +72,10 @@ class VirtualCameraSink(SinkBase):
             self._cam.sleep_until_next_frame()
 
     def close(self) -> None:
-        if not self._closed:
+        if self._closed:
+            return
+        super().close()  # first: a camera that fails to close is still closed for us (and not closed twice)
+        try:
             self._cam.close()
-        super().close()
+        except (RuntimeError, OSError) as exc:
+            raise SinkError(f"{self.name} did not close cleanly ({exc})") from exc

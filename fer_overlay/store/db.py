@@ -8,7 +8,7 @@ returned :meth:`SessionStore.append` survives a process kill *and* a power cut; 
 from __future__ import annotations
 
 import logging
-import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +16,15 @@ from pathlib import Path
 
 from ..errors import StoreError
 from ..types import LABELS
+from .location import DATA_DIR_ENV, DB_FILENAME, default_db_path
 
 log = logging.getLogger(__name__)
 
-DB_FILENAME = "sessions.sqlite3"
-DATA_DIR_ENV = "FER_OVERLAY_DATA_DIR"
+__all__ = [  # default_db_path and the names are re-exported from .location for older imports
+    "DATA_DIR_ENV", "DB_FILENAME", "SCHEMA_VERSION", "SessionRecordingError", "StoreBusyError", "StoreFullError",
+    "connect", "default_db_path", "friendly_error",
+]
+
 SESSIONS_HINT = "run `fer-overlay sessions` to see the recorded sessions and their ids"
 
 # Codes from sqlite3.h; the extended code's low byte is the primary code.
@@ -93,18 +97,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE session_students ADD COLUMN name TEXT;
     """,
+    # 3: the live recorder (AsyncWriter) stamps `heartbeat` (Unix time) with every commit and
+    # every few idle seconds. A session with no end and a fresh heartbeat is being recorded
+    # (forget refuses it); a stale one lost its recorder (crash, full disk) and reads as
+    # interrupted, so a crash never blocks forget for longer than the staleness window.
+    # NULL: written without the live recorder (scripts, tests, versions before 3).
+    """
+    ALTER TABLE sessions ADD COLUMN heartbeat REAL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def default_db_path() -> Path:
-    """``$FER_OVERLAY_DATA_DIR/sessions.sqlite3``, else the platform's per-user data folder."""
-    env = os.environ.get(DATA_DIR_ENV)
-    if env:
-        return Path(env).expanduser() / DB_FILENAME
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("fer_overlay", appauthor=False)) / DB_FILENAME
 
 
 def primary_code(exc: sqlite3.Error) -> int | None:
@@ -113,6 +115,28 @@ def primary_code(exc: sqlite3.Error) -> int | None:
         return int(code) & 0xFF
     text = str(exc).lower()
     return next((c for needle, c in _MESSAGE_CODES if needle in text), None)
+
+
+class StoreBusyError(StoreError):
+    """Another connection holds the database lock past the busy timeout; worth retrying."""
+
+
+class StoreFullError(StoreError):
+    """The disk (or the size limit) is full; retrying cannot help until space is freed."""
+
+
+class SessionRecordingError(StoreError):
+    """The session is being recorded right now, so it cannot be deleted."""
+
+
+def _free_space(folder: Path) -> str:
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return "unknown"
+    if free >= 1e9:
+        return f"{free / 1e9:.1f} GB"
+    return f"{free / 1e6:.1f} MB" if free >= 1e5 else f"{free} bytes"
 
 
 def friendly_error(exc: sqlite3.Error, path: Path, doing: str, busy_timeout: float) -> StoreError:
@@ -127,15 +151,19 @@ def friendly_error(exc: sqlite3.Error, path: Path, doing: str, busy_timeout: flo
             f"the moved file can still be inspected with the sqlite3 tool."
         )
     if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
-        return StoreError(
+        return StoreBusyError(
             f"Cannot {doing}: {where} is locked by another program for more than {busy_timeout:g} s "
             f"(is another fer-overlay running or a database browser open?). Close it and try again."
         )
     if code == _SQLITE_FULL:
-        return StoreError(
-            f"Cannot {doing}: the disk holding {where} is full (or the database size limit was reached). "
-            f"The session stopped being recorded here; everything recorded before is kept. "
-            f"Free some disk space (or delete old sessions with `fer-overlay forget`) and start a new session."
+        # Deleting sessions needs free space too (SQLite writes its journal first), so the
+        # advice is what works on a full disk: space freed elsewhere, or another disk.
+        return StoreFullError(
+            f"Cannot {doing}: the disk holding {where} is full ({_free_space(path.parent)} free) or the database "
+            f"size limit was reached. Everything recorded before is kept (a class being recorded stopped being "
+            f"recorded here). Free space on that disk by deleting or moving other files there (`fer-overlay "
+            f"forget` needs free space too, so it cannot help until some is free), or record to another disk "
+            f"with session.data_dir in the settings or {DATA_DIR_ENV}; then start a new session."
         )
     if code in (_SQLITE_CANTOPEN, _SQLITE_READONLY, _SQLITE_IOERR):
         return StoreError(

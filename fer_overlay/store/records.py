@@ -10,11 +10,36 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from ..types import CLASSES, LABELS, NUM_CLASSES, Emotion
 
 UNKNOWN_CODE = -1
+
+# The live recorder stamps its session's heartbeat at least every few seconds (AsyncWriter);
+# with none for this long its process is taken to be gone (crash, kill, full disk). Long
+# enough for a busy machine, short enough that a crash blocks `forget` only briefly.
+RECORDER_STALE_S = 30.0
+
+
+class SessionState(str, Enum):
+    """What a session's row says about its recording, read at query time."""
+
+    ENDED = "ended"  # ended_at written: stopped normally
+    RECORDING = "recording"  # no end, heartbeat fresh: a recorder is writing it now
+    INTERRUPTED = "interrupted"  # no end, heartbeat stale: the recorder is gone (crash, full disk)
+    UNFINISHED = "unfinished"  # no end and no heartbeat: written without the live recorder
+
+    @classmethod
+    def of(cls, ended: bool, heartbeat: float | None, now: float) -> SessionState:
+        if ended:
+            return cls.ENDED
+        if heartbeat is None:
+            return cls.UNFINISHED
+        # abs(): a heartbeat "in the future" after the clock was set back still counts as
+        # fresh only within the window, so a crash is never taken for a live recorder for long.
+        return cls.RECORDING if abs(now - heartbeat) <= RECORDER_STALE_S else cls.INTERRUPTED
 
 
 def emotion_code(emotion: Emotion) -> int:
@@ -45,6 +70,14 @@ class SessionInfo:
     app_version: str = ""
     duration_s: int = 0  # seconds recorded (last t + 1), also right for crashed sessions
     n_students: int = 0  # distinct student keys seen
+    # Observations at read time, not part of the record's identity:
+    state: SessionState = field(default=SessionState.ENDED, compare=False)
+    heartbeat_at: datetime | None = field(default=None, compare=False)  # the live recorder's last write
+
+    @property
+    def recording(self) -> bool:
+        """A live recorder is writing this session now (so it must not be deleted)."""
+        return self.state is SessionState.RECORDING
 
     def clock(self, t: float) -> datetime:
         """Wall-clock time of second ``t`` of this session."""

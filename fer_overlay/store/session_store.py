@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,11 +22,14 @@ from typing import Any
 from ..errors import StoreError
 from ..people.names import match_key
 from ..types import LABELS
-from .db import SESSIONS_HINT, connect, default_db_path, rollback_quietly, translate_errors
+from .db import SESSIONS_HINT, SessionRecordingError, connect, rollback_quietly, translate_errors
+from .location import default_db_path
 from .records import (
+    RECORDER_STALE_S,
     Bookmark,
     ClassSecond,
     SessionInfo,
+    SessionState,
     StudentSecond,
     emotion_code,
     emotion_from_code,
@@ -47,9 +51,12 @@ _INSERT_STUDENT = (
 _SESSION_SELECT = """
     SELECT s.id, s.label, s.started_at, s.ended_at, s.source, s.anonymous, s.settings, s.app_version,
            (SELECT max(c.t) + 1 FROM class_seconds c WHERE c.session_id = s.id),
-           (SELECT count(*) FROM session_students r WHERE r.session_id = s.id)
+           (SELECT count(*) FROM session_students r WHERE r.session_id = s.id),
+           s.heartbeat
     FROM sessions s
 """
+_STOP_FIRST = ("Stop the recording first (Stop in the tray menu, or Ctrl+C in `fer-overlay run`), then run "
+               "forget again. If the recorder crashed, a session with no write for {stale:g} s can be deleted.")
 
 
 @dataclass(frozen=True)
@@ -198,8 +205,24 @@ class SessionStore:
         """Record one second in one transaction; durable once this returns."""
         self.append_many(session_id, [(class_second, students)])
 
-    def append_many(self, session_id: int, seconds: Sequence[tuple[ClassSecond, Sequence[StudentSecond]]]) -> None:
-        """Record several seconds in one transaction (AsyncWriter catching up after a slow disk)."""
+    def heartbeat(self, session_id: int) -> None:
+        """Mark ``session_id`` as being recorded by a live process now (see :class:`SessionState`)."""
+        with self._transaction(f"mark session {session_id} as recording") as conn:
+            self._stamp(conn, session_id)
+
+    def _stamp(self, conn: sqlite3.Connection, session_id: int) -> None:
+        cur = conn.execute("UPDATE sessions SET heartbeat = ? WHERE id = ?", (time.time(), session_id))
+        if cur.rowcount == 0:
+            raise StoreError(f"Session {session_id} no longer exists in {self.path} (deleted with "
+                             f"`fer-overlay forget`?); it stopped being recorded.")
+
+    def append_many(self, session_id: int, seconds: Sequence[tuple[ClassSecond, Sequence[StudentSecond]]], *,
+                    live: bool = False) -> None:
+        """Record several seconds in one transaction (AsyncWriter catching up after a slow disk).
+
+        ``live``: the caller is the live recorder; its heartbeat is stamped in the same
+        transaction (no extra fsync), which is what keeps `forget` off this session.
+        """
         if not seconds:
             return
         roster = self._roster(session_id)
@@ -240,6 +263,8 @@ class SessionStore:
                         "UPDATE session_students SET name = ? WHERE session_id = ? AND student = ? AND name IS NULL",
                         [(name, session_id, k) for k, name in named.items()],
                     )
+                if live:
+                    self._stamp(conn, session_id)
         except sqlite3.IntegrityError as exc:
             if "FOREIGN KEY" in str(exc).upper():
                 raise StoreError(f"Session {session_id} no longer exists in {self.path} (deleted with "
@@ -307,8 +332,16 @@ class SessionStore:
     # -- deleting ---------------------------------------------------------------------------
 
     def delete_session(self, session_id: SessionRef) -> int:
+        """Delete one session; :class:`SessionRecordingError` if a live recorder is writing it."""
         sid = self.resolve(session_id)
         with self._transaction(f"delete session {sid}") as conn:
+            # Checked inside the write transaction: the recorder cannot commit in between.
+            live = _recording(conn, (sid,))
+            if live:
+                label, age = live[0][1], live[0][2]
+                raise SessionRecordingError(
+                    f"Session {sid} ({label}) is being recorded right now (last written {age:.0f} s ago), so it "
+                    f"was not deleted. " + _STOP_FIRST.format(stale=RECORDER_STALE_S))
             conn.execute("DELETE FROM sessions WHERE id = ?", (sid,))
         self._rosters.pop(sid, None)
         self._reclaim()
@@ -316,7 +349,14 @@ class SessionStore:
         return sid
 
     def delete_all(self) -> list[int]:
+        """Delete every session; refused whole (nothing deleted) while one is being recorded."""
         with self._transaction("delete all sessions") as conn:
+            live = _recording(conn)
+            if live:
+                which = ", ".join(f"{sid} ({label})" for sid, label, _ in live)
+                raise SessionRecordingError(
+                    f"Session {which} is being recorded right now, so no session was deleted. "
+                    + _STOP_FIRST.format(stale=RECORDER_STALE_S))
             ids = [r[0] for r in conn.execute("SELECT id FROM sessions ORDER BY id")]
             conn.execute("DELETE FROM sessions")
         self._rosters.clear()
@@ -326,12 +366,14 @@ class SessionStore:
     def apply_retention(self, days: float, now: datetime | None = None) -> list[int]:
         """Delete sessions that started more than ``days`` ago; returns their ids.
 
-        Sessions this store is recording right now (started or appended to, not ended) are kept.
+        Sessions being recorded right now are kept: by this store (started or appended to, not
+        ended) or by a live recorder anywhere (fresh heartbeat).
         """
         if days <= 0:
             raise ValueError(f"retention must be > 0 days, got {days} (use delete_all to remove everything)")
         cutoff = (now or datetime.now()).astimezone() - timedelta(days=days)
-        old = [s.id for s in self.list_sessions() if s.started_at < cutoff and s.id not in self._rosters]
+        old = [s.id for s in self.list_sessions()
+               if s.started_at < cutoff and s.id not in self._rosters and not s.recording]
         if old:
             with self._transaction("delete old sessions") as conn:
                 conn.executemany("DELETE FROM sessions WHERE id = ?", [(i,) for i in old])
@@ -397,8 +439,17 @@ def _student_row(session_id: int, s: StudentSecond) -> tuple[Any, ...]:
             int(s.present), int(s.camera_on))
 
 
+def _recording(conn: sqlite3.Connection, ids: Sequence[int] | None = None) -> list[tuple[int, str, float]]:
+    """(id, label, seconds since the last write) of sessions a live recorder is writing now."""
+    now = time.time()
+    rows = conn.execute("SELECT id, label, heartbeat FROM sessions WHERE ended_at IS NULL AND heartbeat IS NOT NULL "
+                        "ORDER BY id").fetchall()
+    return [(int(sid), label, max(0.0, now - hb)) for sid, label, hb in rows
+            if (ids is None or sid in ids) and SessionState.of(False, hb, now) is SessionState.RECORDING]
+
+
 def _session_info(row: tuple[Any, ...]) -> SessionInfo:
-    sid, label, started, ended, source, anon, settings, version, duration, n_students = row
+    sid, label, started, ended, source, anon, settings, version, duration, n_students, heartbeat = row
     try:
         parsed = json.loads(settings) if settings else {}
     except json.JSONDecodeError:
@@ -409,4 +460,6 @@ def _session_info(row: tuple[Any, ...]) -> SessionInfo:
         ended_at=datetime.fromisoformat(ended) if ended else None, source=source, anonymous=bool(anon),
         settings=parsed if isinstance(parsed, dict) else {}, app_version=version,
         duration_s=int(duration or 0), n_students=int(n_students or 0),
+        state=SessionState.of(bool(ended), heartbeat, time.time()),
+        heartbeat_at=datetime.fromtimestamp(heartbeat).astimezone() if heartbeat is not None else None,
     )

@@ -21,6 +21,7 @@ from .render import (
     annotate_faces_into,
     blur_faces_into,
     captions_for,
+    pixelate_into,
     text_block,
 )
 
@@ -54,7 +55,11 @@ class ViewState:
     mood: ClassMood | None = None
     trend: np.ndarray | None = None  # (N, 3) t, balance, present
     age_s: float | None = None  # how old the analysis is relative to the shown frame
-    anonymous: bool = False  # no names, faces pixelated
+    anonymous: bool = False  # no names, faces and the app's name labels pixelated
+    # The faces come from an analysis of a frame close to this one. When they do not (before
+    # the first analysis, or a stale one), an anonymous view pixelates the whole picture:
+    # it cannot know where the faces are.
+    faces_current: bool = True
     status: str = ""  # e.g. "source lost, retrying"; one line per status
     hidden: Faces = field(default_factory=Faces.empty)  # opted-out students: always pixelated
     alerts: Alerts = field(default_factory=Alerts)
@@ -94,6 +99,27 @@ def fit(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float, tu
     return canvas, scale, (dx, dy)
 
 
+def label_areas(faces: Faces, tiles: tuple[Tile, ...], size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Where the meeting app prints names, in output pixels: the bottom band of every tile
+    (Zoom, Meet and Teams print it bottom-left, some apps top-left: both bands) and the whole
+    of a tile without a face (a camera-off tile shows the name large), or, without a tile
+    grid, the area below and beside each face."""
+    out = []
+    with_face = {int(i) for i in faces.tile.tolist() if i >= 0}
+    for t in tiles:
+        if t.index not in with_face:  # camera off: the app prints the name large, mid-tile
+            out.append((t.x, t.y, t.x + t.w, t.y + t.h))
+            continue
+        band = max(12, round(t.h * 0.16))
+        out += [(t.x, t.y + t.h - band, t.x + t.w, t.y + t.h), (t.x, t.y, t.x + t.w, t.y + band)]
+    if not tiles:
+        w, h = size
+        for x1, y1, x2, y2 in faces.xyxy.tolist():
+            fw, fh = x2 - x1, y2 - y1
+            out.append((int(max(0, x1 - 3 * fw)), int(y2), int(min(w, x2 + 3 * fw)), int(min(h, y2 + 2.5 * fh))))
+    return out
+
+
 def _fill(image: np.ndarray, box: tuple[int, int, int, int], colour: tuple[int, int, int]) -> np.ndarray:
     """Fill box (x1, y1, x2, y2) of ``image`` with a colour, in place; returns ``image``.
     OpenCV's filled rectangle: 30x faster than numpy broadcasting a colour over a canvas."""
@@ -127,7 +153,12 @@ def gallery(image: np.ndarray, state: ViewState, size: tuple[int, int], style: R
     if len(state.hidden):
         blur_faces_into(canvas, transform_faces(state.hidden, scale, offset))
     if state.anonymous:
+        if not state.faces_current:
+            pixelate_into(canvas, (offset[0], offset[1], size[0] - offset[0], size[1] - offset[1]), block=24)
+            return canvas  # nothing to annotate: the faces of this picture are not known
         blur_faces_into(canvas, faces)
+        for box in label_areas(faces, transform_tiles(state.layout, scale, offset), size):
+            pixelate_into(canvas, box)  # the meeting app's own name labels are in the picture
         faces = faces.with_(name=(None,) * len(faces))
         style = RenderStyle(show_names=False, show_confidence=style.show_confidence, text_scale=style.text_scale)
     key = (state.faces, state.layout, size, style, scale, offset)
@@ -213,6 +244,23 @@ def _put(img: np.ndarray, text: str, org: tuple[int, int], scale: float, thick: 
     cv2.putText(img, text, org, FONT, scale, colour, max(1, thick), cv2.LINE_AA)
 
 
+def _fit_line(text: str, width: int, height: int, style: RenderStyle) -> str:
+    """`text`, cut with "..." where it would not fit a frame `width` wide (a status may name a long path)."""
+    scale, thick, pad = style.metrics(height)
+    room = width - 4 * pad
+
+    def fits(t: str) -> bool:
+        return cv2.getTextSize(t, FONT, scale, thick)[0][0] <= room
+
+    if fits(text):
+        return text
+    lo, hi = 0, len(text)  # the longest prefix that fits with the ellipsis
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(text[:mid].rstrip() + "...") else (lo, mid - 1)
+    return text[:lo].rstrip() + "..."
+
+
 def render(view: View, image: np.ndarray, state: ViewState, size: tuple[int, int],
            style: RenderStyle = RenderStyle()) -> np.ndarray:
     """The output frame (h, w, 3) BGR for `view`."""
@@ -231,6 +279,8 @@ def render(view: View, image: np.ndarray, state: ViewState, size: tuple[int, int
     if view is not View.OFF and (state.age_s is not None or state.status):
         # One line per status (the source, a failed output, the recording...), else the analysis' age.
         notes = state.status.splitlines() if state.status else [f"analysis {state.age_s:.1f} s old"]
+        note_style = RenderStyle(text_scale=0.8)
+        notes = [_fit_line(n, w, h, note_style) for n in notes]
         # Bottom right: bottom left is where meeting apps print the last tile's name.
-        text_block(out, notes, (w, h - 8), (130, 130, 130), RenderStyle(text_scale=0.8))
+        text_block(out, notes, (w, h - 8), (130, 130, 130), note_style)
     return out

@@ -189,10 +189,16 @@ def blur_faces_into(image: np.ndarray, faces: Faces, margin: float = 0.25) -> No
     h, w = image.shape[:2]
     for x1, y1, x2, y2 in faces.xyxy.tolist():
         mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-        a, b = int(max(0, x1 - mx)), int(max(0, y1 - my))
-        c, d = int(min(w, x2 + mx)), int(min(h, y2 + my))
-        if c - a < 2 or d - b < 2:
-            continue
-        roi = image[b:d, a:c]
-        small = cv2.resize(roi, (max(1, (c - a) // 12), max(1, (d - b) // 12)), interpolation=cv2.INTER_AREA)
-        roi[:] = cv2.resize(small, (c - a, d - b), interpolation=cv2.INTER_NEAREST)
+        pixelate_into(image, (int(max(0, x1 - mx)), int(max(0, y1 - my)), int(min(w, x2 + mx)), int(min(h, y2 + my))))
+
+
+def pixelate_into(image: np.ndarray, box: Box, block: int = 12) -> None:
+    """Pixelate box (x1, y1, x2, y2) of ``image`` in place, in blocks of ``block`` pixels (or
+    coarser for a box under 24 px): faces and text are unreadable at this size."""
+    h, w = image.shape[:2]
+    a, b, c, d = max(0, box[0]), max(0, box[1]), min(w, box[2]), min(h, box[3])
+    if c - a < 2 or d - b < 2:
+        return
+    roi = image[b:d, a:c]
+    small = cv2.resize(roi, (max(1, (c - a) // block), max(1, (d - b) // block)), interpolation=cv2.INTER_AREA)
+    roi[:] = cv2.resize(small, (c - a, d - b), interpolation=cv2.INTER_NEAREST)
