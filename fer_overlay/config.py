@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
-from . import specs
+from . import defaults, specs
 from .analysis.refresh import DetectionPolicy
 from .errors import ConfigError
 from .inference.models import EmotionModel, Precision
@@ -269,7 +269,7 @@ HOTKEY_RULE = _text('a hotkey like "<ctrl>+<alt>+e", or "" for none', check_hotk
 class CaptureSettings:
     """Where the meeting gallery comes from."""
 
-    source: str = field(default="monitor:1", metadata=setting(
+    source: str = field(default=defaults.SOURCE, metadata=setting(
         SOURCE_RULE, specs.SOURCE_FORMS))
 
 
@@ -277,12 +277,12 @@ class CaptureSettings:
 class OutputSettings:
     """What the virtual camera sends."""
 
-    sink: str = field(default="virtualcam", metadata=setting(
+    sink: str = field(default=defaults.SINK, metadata=setting(
         SINK_RULE, specs.SINK_FORMS))
-    fps: float = field(default=30.0, metadata=setting(
+    fps: float = field(default=defaults.FPS, metadata=setting(
         _number(*specs.FPS_RANGE), "frames per second sent to the meeting app"))
-    size: tuple[int, int] = field(default=(1280, 720), metadata=setting(_size(), "output size, WIDTHxHEIGHT"))
-    view: View = field(default=View.GALLERY, metadata=setting(_choice(View), "gallery | summary | sidebar | off"))
+    size: tuple[int, int] = field(default=defaults.SIZE, metadata=setting(_size(), "output size, WIDTHxHEIGHT"))
+    view: View = field(default=defaults.VIEW, metadata=setting(_choice(View), "gallery | summary | sidebar | off"))
     backend: str = field(default="", metadata=setting(
         _text(), 'virtual camera backend for pyvirtualcam, "" = its default'))
 
@@ -294,16 +294,16 @@ class AnalysisSettings:
     detection: DetectionPolicy = field(default=DetectionPolicy.CHANGED, metadata=setting(
         _choice(DetectionPolicy), "changed = detect a tile when its picture changed, its face was lost, or its "
         "round-robin turn came, within detect_budget_ms | every_k = every tile every detect_every frames"))
-    detect_budget_ms: float = field(default=15.0, metadata=setting(
+    detect_budget_ms: float = field(default=defaults.DETECT_BUDGET_MS, metadata=setting(
         _number(1, 1000), "detection = changed: detector time per analysed frame, on average"))
-    round_robin_s: float = field(default=1.5, metadata=setting(
+    round_robin_s: float = field(default=defaults.ROUND_ROBIN_S, metadata=setting(
         _number(0.1, 60), "detection = changed: every tile is looked at again at least this often (seconds)"))
-    detect_every: int = field(default=3, metadata=setting(
+    detect_every: int = field(default=defaults.DETECT_EVERY, metadata=setting(
         _integer(1, 100), "detection = every_k: run the face detector every N analysed frames and track between"))
-    classify_budget_ms: float = field(default=0.0, metadata=setting(
+    classify_budget_ms: float = field(default=defaults.CLASSIFY_BUDGET_MS, metadata=setting(
         _number(0, 1000), "emotion model time per analysed frame; faces take turns by how stale and how changed "
         "they are; 0 = every face every frame"))
-    detector: str = field(default="centerface", metadata=setting(
+    detector: str = field(default=defaults.DETECTOR, metadata=setting(
         DETECTOR_RULE, "centerface (bundled) | scrfd:PATH to an insightface pack's det_*.onnx you have on disk"))
     providers: tuple[str, ...] = field(default=(), metadata=setting(
         _providers(),
@@ -339,9 +339,9 @@ class SessionSettings:
     log: bool = field(default=True, metadata=setting(_flag(), "keep a session log for the after-class report"))
     data_dir: Path | None = field(default=None, metadata=setting(
         _optional_path(), 'where sessions are stored, "" = the user data folder'))
-    calibration_minutes: float = field(default=3.0, metadata=setting(
+    calibration_minutes: float = field(default=defaults.CALIBRATION_S / 60, metadata=setting(
         _number(0, 60, above_lo=True), "minutes of per-student baseline at the start"))
-    attention_after_s: float = field(default=60.0, metadata=setting(
+    attention_after_s: float = field(default=defaults.ATTENTION_AFTER_S, metadata=setting(
         _number(1, 3600), "seconds of low mood before a student is flagged"))
 
     @property

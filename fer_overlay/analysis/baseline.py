@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import defaults
 from ..types import LABELS, NUM_CLASSES, Faces
 from .smoothing import SmoothingOptions, decide
 
@@ -25,7 +26,7 @@ DEFAULT_REST_PRIOR = np.array([0.06, 0.005, 0.06, 0.05, 0.14, 0.025, 0.66], np.f
 
 @dataclass(frozen=True)
 class BaselineOptions:
-    calibration_s: float = 180.0
+    calibration_s: float = defaults.CALIBRATION_S
     min_samples: int = 15  # readable observations before a baseline is used
     # Weight of the student's own baseline against the population prior. 0.3 is the
     # largest value that keeps >= 85% of real negative faces with the bundled model

@@ -25,6 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
+from .. import defaults
 from ..errors import InputError
 from ..inference.models import EmotionModel, Precision
 from ..people.identity import IdentityOptions, IdentityTracker
@@ -61,7 +62,7 @@ class PipelineOptions:
     # VIDEO / LIVE_STREAM: CHANGED detects per tile where needed, within refresh.budget_ms a
     # frame (refresh.py); EVERY_K detects every tile every `detect_every` frames.
     detection: DetectionPolicy = DetectionPolicy.CHANGED
-    detect_every: int = 3  # frames between detector runs with detection=EVERY_K
+    detect_every: int = defaults.DETECT_EVERY  # frames between detector runs with detection=EVERY_K
     refresh: RefreshOptions = field(default_factory=RefreshOptions)
     classify: ClassifyOptions = field(default_factory=ClassifyOptions)
     layout_every: int = 15  # frames between gallery-layout searches
@@ -152,7 +153,7 @@ class GalleryPipeline:
         flip_tta: bool = False,
         identity: IdentityOptions | None = None,
         baselines: BaselineOptions | None = None,
-        detector: str = "centerface",
+        detector: str = defaults.DETECTOR,
         precision: Precision | str = Precision.AUTO,
         model: EmotionModel | str = EmotionModel.FER2013,
     ) -> GalleryPipeline:

@@ -33,6 +33,7 @@ from enum import Enum, IntEnum
 import cv2
 import numpy as np
 
+from .. import defaults
 from ..types import Layout
 from .schedule import Budget
 
@@ -57,9 +58,9 @@ class Reason(IntEnum):
 class RefreshOptions:
     # Tile detection time per frame, on average (unspent time carries over a little).
     # At 49 tiles, 1080p, one tile costs ~5 ms on a 2-core AVX2 laptop, ~1.5 ms on a Xeon.
-    budget_ms: float = 15.0
+    budget_ms: float = defaults.DETECT_BUDGET_MS
     max_tiles: int = 0  # tiles detected per frame at most, 0 = only the budget limits
-    round_robin_s: float = 1.5  # every tile is looked at again at least this often
+    round_robin_s: float = defaults.ROUND_ROBIN_S  # every tile is looked at again at least this often
     # Mean grey-level difference over a tile that counts as changed. Sensor noise and a
     # 1-px head drift stay under ~1 at the thumbnail's scale; a head moved by 5 px of a
     # 1080p gallery's ~60 px face gives ~4.

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import defaults
+
 # Weight of a new cost sample in the running per-unit cost: a few frames to follow a
 # slower machine, not one stall.
 _COST_EMA = 0.2
@@ -85,7 +87,7 @@ def by_value(age_s: np.ndarray, change: np.ndarray, change_weight_s: float) -> n
 class ClassifyOptions:
     # Classification time per frame (VIDEO / LIVE_STREAM); 0 classifies every readable face
     # on every frame. Within a budget faces take turns by value (see by_value).
-    budget_ms: float = 0.0
+    budget_ms: float = defaults.CLASSIFY_BUDGET_MS
     max_faces: int = 0  # faces classified per frame at most; 0 = no cap
     # A crop that changed completely since its last read counts as this many seconds older.
     change_weight_s: float = 1.0

@@ -37,7 +37,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from .. import specs
+from .. import defaults, specs
 from ..capture.base import Readable
 from ..capture.retry import Backoff, RetryingSource
 from ..errors import FerOverlayError, SourceError
@@ -85,9 +85,9 @@ SINK_RETRY = Backoff(0.5, 10.0)
 
 @dataclass(frozen=True)
 class EngineOptions:
-    fps: float = 30.0
-    size: tuple[int, int] = (1280, 720)
-    view: View = View.GALLERY
+    fps: float = defaults.FPS
+    size: tuple[int, int] = defaults.SIZE
+    view: View = defaults.VIEW
     stale_after_s: float = 3.0  # older results are not drawn: the gallery may have changed
     source_retry: Backoff = SOURCE_RETRY  # after a source error
     sink_retry: Backoff = SINK_RETRY  # between attempts to reopen a failed sink

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import defaults
 from ..store import ClassSecond, StudentSecond
 from ..types import CLASSES, Analysis, ClassMood, Emotion
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class InsightOptions:
-    attention_after_s: float = 60.0
+    attention_after_s: float = defaults.ATTENTION_AFTER_S
     turn_window_s: float = 5.0
     turn_fraction: float = 0.3  # of readable students changing valence within the window
     min_turn_students: int = 3

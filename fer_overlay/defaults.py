@@ -1,0 +1,21 @@
+"""Defaults shared by the settings file (config.py) and the Options classes that code builds
+directly: each lives here once, so a settings file left empty and an ``EngineOptions()``
+made in a test or a script mean the same thing. Bounds live with the grammars (specs.py)
+and the settings' rules."""
+
+from __future__ import annotations
+
+from .types import View
+
+SOURCE = "monitor:1"
+SINK = "virtualcam"
+FPS = 30.0
+SIZE = (1280, 720)
+VIEW = View.GALLERY
+DETECTOR = "centerface"
+DETECT_EVERY = 3  # detection = every_k: frames between detector runs
+DETECT_BUDGET_MS = 15.0  # detection = changed: detector time per analysed frame
+ROUND_ROBIN_S = 1.5  # detection = changed: every tile is looked at again at least this often
+CLASSIFY_BUDGET_MS = 0.0  # 0: every readable face is classified on every frame
+CALIBRATION_S = 180.0  # per-student resting baseline: the first minutes of a class
+ATTENTION_AFTER_S = 60.0  # low mood for this long flags a student
