@@ -265,12 +265,17 @@ def selection_owned(display_name: str, selection: str) -> bool:
 
 def windows_titled(d: Any, title: str) -> list[Any]:
     """Every X window named `title`, at any depth (a window manager reparents them into frames)."""
+    from Xlib import error
+
     found, stack = [], [d.screen().root]
     while stack:
         w = stack.pop()
-        if w.get_wm_name() == title:
-            found.append(w)
-        stack.extend(w.query_tree().children)
+        try:  # a window may be destroyed while the tree is walked (a closing preview)
+            if w.get_wm_name() == title:
+                found.append(w)
+            stack.extend(w.query_tree().children)
+        except error.XError:
+            continue
     return found
 
 
