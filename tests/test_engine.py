@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from xvfb import wait_until
 
 from fer_overlay.capture import Backoff
 from fer_overlay.errors import SourceError
@@ -69,15 +70,6 @@ def slow_analysis(seconds: float, seen: list[int]):
         time.sleep(seconds)
         return Analysis(frame.index, frame.timestamp, one_face(frame), None, True, {}, Faces.empty())
     return analyze
-
-
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def next_image(sink: RecordingSink) -> np.ndarray:

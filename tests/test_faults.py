@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 import pyvirtualcam
 from pyvirtualcam.camera import BACKENDS
+from xvfb import wait_until
 
 from fer_overlay import cli
 from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
@@ -144,15 +145,6 @@ def camera() -> Iterator[type[CameraBackend]]:
     pyvirtualcam.register_backend("fer_faults", CameraBackend)
     yield CameraBackend
     BACKENDS.pop("fer_faults", None)
-
-
-def wait_until(predicate: Callable[[], object], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def gap_after(times: list[float], since: float) -> float:

@@ -85,7 +85,7 @@ def xvfb_session(xvfb_session_server: XvfbDisplay, monkeypatch: pytest.MonkeyPat
     return xvfb_session_server
 
 
-def wait_until(predicate: Callable[[], object], timeout: float) -> bool:
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
     """Poll until predicate() is truthy; whether it became so within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -44,12 +44,8 @@ from . import AppState
 log = logging.getLogger(__name__)
 
 
-def _defaults() -> config.Options:
-    return config.options(config.Settings())
-
-
 # The settings' own defaults, built by the one builder: RunPlan restates none of them.
-_D = _defaults()
+_D = config.options(config.Settings())
 
 
 @dataclass(frozen=True)
