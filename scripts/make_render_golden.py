@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_overlay.live.mood import class_mood
 from fer_overlay.synth import GallerySpec, make_gallery
+from fer_overlay.synth.faces import FaceBank
 from fer_overlay.types import Faces, Layout, LayoutKind, Tile
 from fer_overlay.views.compose import Alerts, ViewState
 
@@ -35,7 +36,8 @@ CASES = {  # name: (view, output size, anonymous)
 
 
 def make_inputs() -> tuple[np.ndarray, dict]:
-    image, truth = make_gallery(GallerySpec(participants=9, size=(960, 540), seed=3))
+    # insightface's sample photos (from its PyPI wheel): never ../shared's, which stay out of git.
+    image, truth = make_gallery(GallerySpec(participants=9, size=(960, 540), seed=3), FaceBank.from_insightface())
     image = (image // 24) * 24 + 12  # posterised: the drawing is what is checked, and flat areas keep the PNGs small
     boxes = [list(map(float, b)) for b in truth.face_boxes()]
     rng = np.random.default_rng(5)
