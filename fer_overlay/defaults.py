@@ -19,3 +19,6 @@ ROUND_ROBIN_S = 1.5  # detection = changed: every tile is looked at again at lea
 CLASSIFY_BUDGET_MS = 0.0  # 0: every readable face is classified on every frame
 CALIBRATION_S = 180.0  # per-student resting baseline: the first minutes of a class
 ATTENTION_AFTER_S = 60.0  # low mood for this long flags a student
+# `analyze --record`: frames analysed per second of video. A live run analyses at about this
+# rate on a laptop, and a session keeps one state per second, so more would only cost time.
+RECORD_ANALYSIS_FPS = 10.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 from xvfb import start_xvfb, tray_host, wait_until
 
-from fer_overlay.app import AppState, ControllerLike
+from fer_overlay.app import AppState, ControllerLike, tray
 from fer_overlay.app.icons import STATE_COLOURS, icon_image
-from fer_overlay.app.tray import SEPARATOR, MenuEntry, Monitor, TrayApp, build_menu_spec
+from fer_overlay.app.tray import SEPARATOR, Camera, MenuEntry, Monitor, TrayApp, build_menu_spec, menu_cameras
 from fer_overlay.config import Settings
 from fer_overlay.types import View
 
 MONITORS = [Monitor(1, 1920, 1080), Monitor(2, 1280, 1024)]
+CAMERAS = [Camera(0, 1280, 720), Camera(2, 640, 480)]
 
 
 class FakeController:
@@ -85,9 +86,10 @@ class FakeController:
         self._record("shutdown")
 
 
-def spec_for(c: FakeController, **callbacks: Callable[[], None]) -> tuple[MenuEntry, ...]:
+def spec_for(c: FakeController, cameras: Sequence[Camera] = (), **callbacks: Callable[[], None]
+             ) -> tuple[MenuEntry, ...]:
     noop = lambda: None  # noqa: E731
-    return build_menu_spec(c, MONITORS, open_session_folder=callbacks.get("session", noop),
+    return build_menu_spec(c, MONITORS, cameras, open_session_folder=callbacks.get("session", noop),
                            open_settings_file=callbacks.get("settings", noop), quit_app=callbacks.get("quit", noop))
 
 
@@ -140,6 +142,72 @@ def test_radio_submenus_check_the_current_choice() -> None:
     assert [(e.text, e.checked) for e in by_text(spec, "Source").submenu][-1] == ("window:Zoom Meeting", True)
     assert [(e.text, e.checked) for e in by_text(spec, "Sink").submenu][-1] == ("file:/tmp/out.mp4", True)
     assert sum(bool(e.checked) for e in by_text(spec, "Sink").submenu) == 1
+
+
+def test_source_menu_lists_monitors_then_cameras_and_checks_a_camera() -> None:
+    c = FakeController()
+    c.source = "camera:2"
+    sources = by_text(spec_for(c, CAMERAS), "Source").submenu
+    assert [(e.text, e.checked) for e in sources] == [
+        ("Monitor 1 (1920x1080)", False), ("Monitor 2 (1280x1024)", False), ("-", None),
+        ("Camera 0 (1280x720)", False), ("Camera 2 (640x480)", True)]
+    assert sources[2] is SEPARATOR
+    assert all(e.radio for e in sources if e is not SEPARATOR)
+    sources[3].action()  # type: ignore[misc]
+    assert c.calls == [("set_source", "camera:0")]
+
+    c.source = "camera:3"  # chosen elsewhere (settings, command line), not listed: shown as before
+    sources = by_text(spec_for(c, CAMERAS), "Source").submenu
+    assert [(e.text, e.checked) for e in sources][-1] == ("camera:3", True)
+    assert sum(bool(e.checked) for e in sources) == 1
+
+    # No separator with nothing on one side of it.
+    c.source = "camera:0"
+    only_cameras = build_menu_spec(c, [], CAMERAS, open_session_folder=lambda: None,
+                                   open_settings_file=lambda: None, quit_app=lambda: None)
+    assert [(e.text, e.checked) for e in by_text(only_cameras, "Source").submenu] == [
+        ("Camera 0 (1280x720)", True), ("Camera 2 (640x480)", False)]
+    assert SEPARATOR not in by_text(spec_for(c), "Source").submenu
+
+
+def test_camera_entries_spell_the_source_grammar() -> None:
+    from fer_overlay.specs import parse_source
+
+    for camera in CAMERAS:
+        assert str(parse_source(camera.spec)) == camera.spec  # what the controller's source reads back as
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few frames of a 320x240 "webcam" (as in test_camera.py: CI machines have no camera)."""
+    cv2 = pytest.importorskip("cv2")
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("cam") / "cam.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20, (320, 240))
+    for i in range(3):
+        out.write(np.full((240, 320, 3), 40 * i, np.uint8))
+    out.release()
+    return path
+
+
+def test_menu_cameras_lists_a_fake_device(recording: Path) -> None:
+    import cv2
+
+    def device(index: int) -> cv2.VideoCapture:  # camera 1 plays the clip; the others are not there
+        return cv2.VideoCapture(str(recording)) if index == 1 else cv2.VideoCapture()
+
+    assert menu_cameras(device) == [Camera(1, 320, 240)]
+    assert menu_cameras(device)[0].label == "Camera 1 (320x240)"
+
+
+def test_menu_cameras_that_cannot_be_listed_gives_none(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(index: int) -> Any:
+        raise RuntimeError("driver crashed while probing")
+
+    caplog.set_level(logging.WARNING, logger="fer_overlay")
+    assert menu_cameras(broken) == []
+    assert any("cannot list cameras" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
 
 
 def leaves(entries: tuple[MenuEntry, ...], path: str = "") -> Iterator[tuple[str, MenuEntry]]:
@@ -198,8 +266,31 @@ def make_app(tmp_path: Path, c: FakeController | None = None) -> tuple[TrayApp, 
     c = c or FakeController()
     opened: list[Path] = []
     app = TrayApp(c, tmp_path / "cfg" / "settings.toml", tmp_path / "sessions" / "today", opener=opened.append,
-                  monitors=MONITORS)
+                  monitors=MONITORS, cameras=CAMERAS)
     return app, c, opened
+
+
+def test_app_shows_injected_cameras_and_lists_real_ones_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_probe() -> list[Camera]:
+        raise AssertionError("injected cameras must not be probed")
+
+    monkeypatch.setattr(tray, "menu_cameras", no_probe)
+    app, c, _ = make_app(tmp_path)
+    by_text(by_text(app.menu_spec(), "Source").submenu, "Camera 2 (640x480)").action()
+    assert c.calls == [("set_source", "camera:2")]
+
+    probes: list[int] = []
+
+    def probe() -> list[Camera]:
+        probes.append(1)
+        return [Camera(0, 640, 480)]
+
+    monkeypatch.setattr(tray, "menu_cameras", probe)
+    app = TrayApp(FakeController(), tmp_path / "s.toml", tmp_path / "sessions", opener=lambda p: None,
+                  monitors=MONITORS)
+    for _ in range(3):  # pystray reads the menu every time it is shown
+        assert "Camera 0 (640x480)" in [e.text for e in by_text(app.menu_spec(), "Source").submenu]
+    assert probes == [1]
 
 
 def test_open_settings_file_creates_the_template_once(tmp_path: Path) -> None:
@@ -312,6 +403,8 @@ def test_menu_items_reach_the_controller_through_pystray(x_display: str, tmp_pat
         assert c.wait_for(("set_view", View.SUMMARY))
         by_text(by_text(items, "Sink").submenu.items, "Preview window")(app.icon)
         assert c.wait_for(("set_sink", "preview"))
+        by_text(by_text(items, "Source").submenu.items, "Camera 2 (640x480)")(app.icon)  # past the separator
+        assert c.wait_for(("set_source", "camera:2"))
         by_text(items, "Toggle overlay")(app.icon)
         assert c.wait_for(("toggle_overlay",))
         app.icon()  # a click on the icon runs the default item

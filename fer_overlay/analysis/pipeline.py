@@ -36,7 +36,7 @@ from .classify import normalise
 from .crops import CropOptions, Crops, crop_faces
 from .detect import DetectorOptions, FaceDetector
 from .face_search import FaceSearchOptions, detect_full_frame, search_faces
-from .layout import LayoutOptions, find_layout, layout_holds
+from .layout import LayoutOptions, explains_every_face, find_layout, layout_holds
 from .refresh import DetectionPolicy, RefreshOptions, RefreshStats, TilePlan, TileRefresh
 from .schedule import ClassifyOptions, ClassifySchedule
 from .smoothing import EmotionSmoother, SmoothingOptions, readable
@@ -139,6 +139,7 @@ class GalleryPipeline:
         self._refresh = TileRefresh(self.options.refresh)
         self._classify = ClassifySchedule(self.options.classify)
         self._frames = 0
+        self._unexplained = 0  # searches in a row that kept a layout leaving faces unexplained
         self._last_t: float | None = None
         self._last_full_frame_t: float | None = None
         self._full_frame_at = 0  # frame number of the last whole-frame pass
@@ -193,6 +194,7 @@ class GalleryPipeline:
         self._refresh.reset()
         self._classify.reset()
         self._frames, self._last_t, self._last_full_frame_t, self._full_frame_at = 0, None, None, 0
+        self._unexplained = 0
         self._avatars = self._self_view = Faces.empty()
 
     def process(self, frame: Frame) -> Analysis:
@@ -373,13 +375,20 @@ class GalleryPipeline:
         and every `layout_every` frames unless the known tiles still hold (a cheap check);
         the search is told the whole-frame faces when there are some, else the tracked ones."""
         current = self._layout.current
+        faces = whole if whole is not None else self.tracker.faces
         if current is not None and (
-            self._frames % self.options.layout_every != 0 or layout_holds(image, current)
+            self._frames % self.options.layout_every != 0
+            # The cheap check only vouches for tiles that explain the faces: a first search that
+            # merged two tiles (a gap lost to compression) must not hold because its gaps do.
+            # Faces no tiling explains (two people on one camera, a face in a shared video)
+            # stop costing a search once a few searches found nothing better.
+            or (layout_holds(image, current)
+                and (self._unexplained >= _UNEXPLAINED_SEARCHES or explains_every_face(current, faces)))
         ):
             return current, False
-        faces = whole if whole is not None else self.tracker.faces
         changed = self._layout.update(find_layout(image, self.options.layout, faces), faces) and current is not None
         new: Layout = self._layout.current  # type: ignore[assignment]
+        self._unexplained = 0 if changed or explains_every_face(new, faces) else self._unexplained + 1
         if changed:
             log.info("gallery layout changed: %s %d -> %s %d tiles", current.kind.value, len(current.tiles),  # type: ignore[union-attr]
                      new.kind.value, len(new.tiles))
@@ -391,6 +400,9 @@ class GalleryPipeline:
 
     def process_all(self, frames: Sequence[Frame]) -> list[Analysis]:
         return [self.process(f) for f in frames]
+
+
+_UNEXPLAINED_SEARCHES = 5
 
 
 def _ms(t0: float) -> float:

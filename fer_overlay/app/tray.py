@@ -35,13 +35,16 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import write_default
 from ..errors import FerOverlayError
 from ..types import View
 from . import AppState, ControllerLike
 from .icons import icon_image
+
+if TYPE_CHECKING:
+    from ..capture.camera import CameraBackend
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,37 @@ def menu_monitors() -> list[Monitor]:
     return [Monitor(m.index, m.width, m.height) for m in found]
 
 
+@dataclass(frozen=True)
+class Camera:
+    """One camera as the Source menu shows it (the listing itself is capture.camera's)."""
+
+    index: int  # as in "camera:N": 0 = the first camera
+    width: int  # the size it delivered when listed (its default, before CameraSource asks for one)
+    height: int
+
+    @property
+    def spec(self) -> str:
+        return f"camera:{self.index}"
+
+    @property
+    def label(self) -> str:
+        return f"Camera {self.index} ({self.width}x{self.height})"
+
+
+def menu_cameras(backend: CameraBackend | None = None) -> list[Camera]:
+    """The cameras for the Source menu, from :func:`fer_overlay.capture.camera.list_cameras`
+    (the listing doctor shows); none when they cannot be listed. `backend` is for tests."""
+    try:
+        # Imported here, like screen above: OpenCV loads only when the menu is first read.
+        from ..capture.camera import list_cameras, opencv_backend
+
+        found = list_cameras(opencv_backend if backend is None else backend)
+    except Exception as exc:  # OpenCV or a driver failing while probing: the tray must still show its menu
+        log.warning("cannot list cameras: %s", exc)
+        return []
+    return [Camera(index, width, height) for index, (width, height) in found]
+
+
 # -- the menu as data -----------------------------------------------------------------------
 
 
@@ -112,6 +146,7 @@ SEPARATOR = MenuEntry("-")
 def build_menu_spec(
     controller: ControllerLike,
     monitors: Sequence[Monitor],
+    cameras: Sequence[Camera] = (),
     *,
     open_session_folder: Callable[[], None],
     open_settings_file: Callable[[], None],
@@ -125,7 +160,7 @@ def build_menu_spec(
         SEPARATOR,
         MenuEntry("Stop" if state.active else "Start", c.stop if state.active else c.start, default=True),
         MenuEntry("View", submenu=_view_entries(c)),
-        MenuEntry("Source", submenu=_source_entries(c, monitors)),
+        MenuEntry("Source", submenu=_source_entries(c, monitors, cameras)),
         MenuEntry("Sink", submenu=_sink_entries(c)),
         SEPARATOR,
         MenuEntry("Toggle overlay", c.toggle_overlay),
@@ -146,13 +181,17 @@ def _view_entries(c: ControllerLike) -> tuple[MenuEntry, ...]:
     )
 
 
-def _source_entries(c: ControllerLike, monitors: Sequence[Monitor]) -> tuple[MenuEntry, ...]:
+def _source_entries(c: ControllerLike, monitors: Sequence[Monitor],
+                    cameras: Sequence[Camera] = ()) -> tuple[MenuEntry, ...]:
     current = c.source
+    choices: list[Monitor | Camera] = [*monitors, *cameras]
     entries = [
-        MenuEntry(m.label, functools.partial(c.set_source, m.spec), checked=m.spec == current, radio=True)
-        for m in monitors
+        MenuEntry(s.label, functools.partial(c.set_source, s.spec), checked=s.spec == current, radio=True)
+        for s in choices
     ]
-    if current not in {m.spec for m in monitors}:  # a window, region or file chosen elsewhere
+    if monitors and cameras:  # a screen (the meeting) and a camera (the room) are different choices
+        entries.insert(len(monitors), SEPARATOR)
+    if current not in {s.spec for s in choices}:  # a window, region, file or unlisted camera chosen elsewhere
         entries.append(MenuEntry(_short(current), functools.partial(c.set_source, current), checked=True, radio=True))
     return tuple(entries)
 
@@ -227,12 +266,18 @@ class TrayApp:
         *,
         opener: Opener = open_path,
         monitors: Sequence[Monitor] | None = None,
+        cameras: Sequence[Camera] | None = None,
         name: str = "fer-overlay",
     ) -> None:
         self.controller = controller
         self.settings_path, self.session_dir = Path(settings_path), Path(session_dir)
         self._opener = opener
         self._monitors = list(monitors) if monitors is not None else None
+        self._cameras = list(cameras) if cameras is not None else None
+        # pystray reads the menu on its own thread and on the worker (update_menu); two probes at
+        # once would open each camera twice, and many refuse a second open (busy), so one of
+        # the listings would miss it and might be the one kept.
+        self._cameras_lock = threading.Lock()
         self._name = name
         self.icon: Any = None  # the pystray.Icon once run() has made it
         self._icon_ready = threading.Event()  # self.icon is set
@@ -257,8 +302,17 @@ class TrayApp:
             self._monitors = menu_monitors()
         return self._monitors
 
+    @property
+    def cameras(self) -> list[Camera]:
+        # Listed once: probing opens each device (slow with some drivers, and it lights the LED).
+        with self._cameras_lock:
+            if self._cameras is None:
+                self._cameras = menu_cameras()
+            return self._cameras
+
     def menu_spec(self) -> tuple[MenuEntry, ...]:
-        return build_menu_spec(self.controller, self.monitors, open_session_folder=self.open_session_folder,
+        return build_menu_spec(self.controller, self.monitors, self.cameras,
+                               open_session_folder=self.open_session_folder,
                                open_settings_file=self.open_settings_file, quit_app=self.quit)
 
     def pystray_items(self) -> list[Any]:

@@ -105,6 +105,20 @@ class VideoSource(SourceBase):
             self._pace(ts)
         return self._frame(image, ts)
 
+    def skip(self, n: int) -> int:
+        """Pass over the next ``n`` frames without converting them (an analysis that samples
+        the video); they keep their place in the numbering, so timestamps stay video time.
+        Returns how many were skipped (fewer at the end of the file)."""
+        skipped = 0
+        if n > 0 and self._pending is not None:
+            self._pending = None
+            self._next_index += 1
+            skipped = 1
+        while skipped < n and not self.closed and self._cap.grab():
+            self._next_index += 1
+            skipped += 1
+        return skipped
+
     def _pace(self, ts: float) -> None:
         now = time.monotonic()
         if self._clock_origin is None or now - (self._clock_origin + ts) > 1.0:

@@ -244,13 +244,16 @@ def _read(job: _Job, areas: Sequence[int], scale: float, detector: TextDetector,
 
 
 def _better(a: _Text, b: _Text) -> bool:
-    """Of two reads of one place, `a` is the one to keep: a name; then one that saw clearly more of
-    the line (the detector sometimes finds only its end: "nard Campbell"); then the surer."""
+    """Of two reads of one place, `a` is the one to keep: a name; then the one that holds the
+    other (the detector sometimes finds only part of a line: "nard Campbell", "d Al-" of
+    "Mohammed Al-Sayed"); then the surer (a wider box that read junk beside the label is no
+    better for being wide)."""
     if (a.name is None) != (b.name is None):
         return b.name is None
-    wa, wb = a.rect[2] - a.rect[0], b.rect[2] - b.rect[0]
-    if max(wa, wb) > 1.15 * min(wa, wb):
-        return wa > wb
+    if a.name is not None and b.name is not None and a.name.key != b.name.key:
+        ka, kb = a.name.key.replace(" ", ""), b.name.key.replace(" ", "")
+        if ka in kb or kb in ka:
+            return len(ka) > len(kb)
     return a.score > b.score
 
 
@@ -439,7 +442,7 @@ class LabelScanner:
             for x in found if ok else ():
                 x = _Text(x.rect, grey.thumb(x.rect, _text_size(x.rect)), x.name, x.score)
                 # A label seen by two overlapping areas, at two scales, or split by one, is kept once.
-                twin = next((j for j, y in enumerate(texts) if _iou(x.rect, y.rect) > 0.3), None)
+                twin = next((j for j, y in enumerate(texts) if _same_place(x.rect, y.rect)), None)
                 if twin is None:
                     texts.append(x)
                 elif _better(x, texts[twin]):
@@ -478,6 +481,15 @@ class LabelScanner:
         shadowed = [out[i] is None and tiles[i] is not None and tiles[i].index in named_tiles  # type: ignore[union-attr]
                     for i in range(len(faces))]
         return out, shadowed
+
+
+def _same_place(a: Rect, b: Rect) -> bool:
+    """Two text boxes of one label: much overlap, or one mostly inside the other (a part of
+    the line found on its own)."""
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return _iou(a, b) > 0.3 or (smaller > 0 and ix * iy >= 0.6 * smaller)
 
 
 def _iou(a: Rect, b: Rect) -> float:

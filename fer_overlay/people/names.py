@@ -59,6 +59,10 @@ _LONE_CAPITAL = re.compile(r"(?<![\w.])([A-Z])\s+(?=[a-z]{2,})")
 # The recogniser reads a capital I as a small l ("lan Cooper", "lvan Petrov"): a first name
 # "l" + consonant, or "lan", in an otherwise capitalised name is an I. ("lopez", "lee": no.)
 _SMALL_L = re.compile(r"^l(?=[bcdfghjkmnpqrstvwxz][a-z]+\b|an\b)")
+# ...and a small l as a capital I after a word's capital ("AIex", "OIivia", "Mohammed AI-Sayed"):
+# a capital then "Ie", "Ii", "Iu" or "I-Name" is no name nor an icon before one ("YIvan" is).
+# Not in all-caps text.
+_CAPITAL_I = re.compile(r"\b([A-Z])I(?=[eiu]|-[A-Z])")
 # Zoom's mic icon sits before the name and is read as a letter or digit: "YJennifer", "oFilip",
 # "2 Kim". A lone leading digit, or a letter glued before a capitalised word, is dropped
 # ("iPhone" and "eBay" keep theirs: brand spellings are common device names).
@@ -148,6 +152,8 @@ def normalise(raw: str | None) -> StudentName | None:
     if _CLOCK.search(text):
         return None
     text = _COUNT.sub(" ", text)
+    if not text.isupper():
+        text = _CAPITAL_I.sub(r"\1l", text)  # before the icon rule, which would take "A" of "AIex" for one
     text = _ICON.sub("", text)
     text = _foreign_icon(text)
     cut = False
