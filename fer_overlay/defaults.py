@@ -22,3 +22,7 @@ ATTENTION_AFTER_S = 60.0  # low mood for this long flags a student
 # `analyze --record`: frames analysed per second of video. A live run analyses at about this
 # rate on a laptop, and a session keeps one state per second, so more would only cost time.
 RECORD_ANALYSIS_FPS = 10.0
+# Linux nice of the live app's threads (the output thread keeps 0). The text pass reading a
+# new face's label runs as the analysis does: until it does the face has no student key.
+ANALYSIS_NICE = 10
+TEXT_PASS_NICE = 19  # re-reads of labels already known

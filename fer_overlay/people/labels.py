@@ -1,15 +1,21 @@
 """The text pass: where a face's name label can be on screen, when to read it, and whose it is.
 
 rapidocr's text detector (:class:`~fer_overlay.people.ocr.TextDetector`) looks where a
-face's label can be: the bottom band of its tile when the layout found one, else (or when
-that band held no label for it) the area below the face; apps print names bottom-left in
-the tile, under the person. Each label goes to the face whose tile holds it, else to the
-nearest face it lies below, one label per face. A read label is believed while its pixels
+face's label can be: the band of its tile when the layout found one, else (or when that band
+held no label for it) the area next to the face. Zoom, Meet and Teams print names bottom-left
+in the tile, under the person; others (OpenVidu, BigBlueButton) top-left, over the person. So
+each screen has a side, below or above the faces: the side whose labels name more faces
+(below unless above names strictly more). A face whose side held no label for it looks on the
+other side too. Each label goes to the face whose tile holds it (where a tile holds several,
+to the one it sits by), else to the nearest face on the screen's side of it, one label per
+face; never across a clearly nearer face, and never a line far taller than the screen's
+labels or off the line its row's labels are on. A read label is believed while its pixels
 stay the same. Pixels are compared every ``check_every_s`` (and when a face appears); a
 region is read when it first appears, when its pixels changed (at most every
 ``min_interval_s``), after a read that found no name (backing off), and every ``reread_s``.
-IMAGE mode reads every region at once; VIDEO reads ``tiles_per_frame`` regions per check, in
-step; LIVE_STREAM reads in a low-priority thread, so a frame never waits for the text pass.
+IMAGE mode reads every region at once, then where faces are still unnamed, for a few passes;
+VIDEO reads ``tiles_per_frame`` regions per check, in step; LIVE_STREAM reads in a
+low-priority thread, so a frame never waits for the text pass.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import cv2
 import numpy as np
 
+from .. import defaults
 from ..types import Faces, Tile
 from .names import StudentName, same_name
 from .ocr import NameReader, Rect, TextDetector, split_at_gaps
@@ -36,11 +44,32 @@ IMAGE, LIVE = "image", "live_stream"  # the values of pipeline.RunningMode that 
 
 # --- geometry ----------------------------------------------------------------------------
 
+# Which side of the faces a screen's labels are on. Zoom, Meet and Teams print the name bottom
+# left in the tile, under the person; others (OpenVidu, BigBlueButton's dock, Jitsi's old UI)
+# top left, over the person. The side is a property of the app, so it is chosen per screen:
+# the side whose labels explain more faces (see LabelScanner.assign); below unless above
+# explains strictly more.
+Side = Literal["below", "above"]
+BELOW: Side = "below"
+ABOVE: Side = "above"
+
 # Where a label can be without a tile grid, in face widths and heights around the face: apps
 # print it at the bottom left of the tile, below the chin. A webcam frames a face at 15-45%
 # of a 16:9 tile's height, so the tile's left edge can be 6 face widths left of the face.
 _LEFT, _RIGHT, _BELOW, _ABOVE = 6.5, 5.0, 3.0, 0.5
+# ... or at the top left of the tile: its bottom up to _UP face heights above the face's top
+# (a face low in its tile: OpenVidu's main video, 2.1), its start up to _UP_LEFT face sizes
+# (the longer side: a turned face is narrow) left of the face's centre (a small face in the
+# right half of a wide tile: 6.2 on OpenVidu). Its top may reach into the forehead a little.
+_UP, _UP_LEFT, _INTO = 3.0, 7.0, 0.25
+_TALLER = 1.75  # a line this much taller than the median label on the screen is no label
+_RECHECKS = 3  # matches redone without labels found out of place (too tall, off their row's line)
 _OUTSIDE = 10.0  # cost added to a label found outside the face's tile: any label inside a tile goes first
+# A text counts as its tile's label when it starts within this many line heights of the tile's
+# side and ends within as many of its bottom (top, labels above): a slide, a poster or a shirt
+# print in the middle of a tile is nobody's label, unless it sits where the face's own would
+# (a tile the layout made of two, or a strip of small videos inside one big "tile").
+_CORNER_LINES = 6.0
 _BAND_PX = 48  # label band height at least this many pixels of a 1080p screen, whatever the tile
 # ... and this much wider than the tile on each side: more than the detector's box reaches past
 # the glyphs (about half a line height), so the tile's own label never touches the band's side.
@@ -81,41 +110,99 @@ def _clip(rect: tuple[float, float, float, float], w: int, h: int) -> Rect:
     return max(0, int(x1)), max(0, int(y1)), min(w, int(np.ceil(x2))), min(h, int(np.ceil(y2)))
 
 
-def _band(tile: Tile, w: int, h: int) -> Rect:
-    """The bottom of a tile, where all three apps print the name, a little wider than the tile:
-    a label never touches its tile's side, so text that touches the band's side is cut, and
-    belongs to another tile (or the layout is a frame behind the screen)."""
+def _band(tile: Tile, w: int, h: int, side: Side = BELOW) -> Rect:
+    """The bottom of a tile (the top, when the screen's labels are above the faces), where the
+    app prints the name, a little wider than the tile: a label never touches its tile's side,
+    so text that touches the band's side is cut, and belongs to another tile (or the layout is
+    a frame behind the screen)."""
     band = min(tile.h, max(round(0.25 * tile.h), round(_BAND_PX * h / 1080)))
     out = max(2, round(_BAND_OUT_PX * h / 1080))
-    return _clip((tile.x - out, tile.y + tile.h - band, tile.x + tile.w + out, tile.y + tile.h), w, h)
+    y1 = tile.y if side == ABOVE else tile.y + tile.h - band
+    return _clip((tile.x - out, y1, tile.x + tile.w + out, y1 + band), w, h)
 
 
-def _below(box: np.ndarray, w: int, h: int) -> Rect:
+def _near(box: np.ndarray, w: int, h: int, side: Side = BELOW) -> Rect:
+    """Where a face's label can be without a tile (or when its tile's band held none): below it,
+    or above it."""
     x1, y1, x2, y2 = (float(v) for v in box)
     fw, fh, cx = x2 - x1, y2 - y1, (x1 + x2) / 2
+    if side == ABOVE:  # the label's bottom may be _UP face heights up: its top half a face height more
+        s = max(fw, fh)
+        return _clip((cx - _UP_LEFT * s, y1 - (_UP + 0.5) * fh, cx + _RIGHT * fw, y1 + (_INTO + 0.5) * fh), w, h)
     return _clip((cx - _LEFT * fw, y2 - _ABOVE * fh, cx + _RIGHT * fw, y2 + _BELOW * fh), w, h)
 
 
-def _label_costs(boxes: np.ndarray, tiles: list[Tile | None], texts: np.ndarray) -> np.ndarray:
-    """(faces, texts) fit of each text as each face's label, lower is better; inf where it cannot be.
+def _label_costs(boxes: np.ndarray, tiles: list[Tile | None], texts: np.ndarray, side: Side = BELOW) -> np.ndarray:
+    """(faces, texts) fit of each text as each face's label on `side`, lower is better; inf where it cannot be.
 
-    In a tile: the lowest, leftmost text below the face's centre. Without one: text that
-    starts left of the face (labels sit bottom-left; a shirt print or poster sits under the
-    face itself) within the face's likely tile below its chin, nearest first. A tiled face may
-    still take a label outside its tile by that rule, after every label inside a tile: the
-    layout can be a few frames behind a gallery that re-laid itself out, or simply wrong."""
+    Without a tile: text that starts left of the face (labels sit at the tile's left; a shirt
+    print or poster sits under the face itself) within the face's likely tile below its chin
+    (above its forehead), nearest first. In a tile: the text nearest the tile's bottom-left
+    (top-left) corner on the face's side of its centre, if it sits at that corner or where the
+    face's own label would be without a tile. Faces in one tile fit its one label equally well
+    (the caller breaks the tie); where a tile holds several labels (two tiles the layout took
+    for one, a strip of videos inside a big one) each face fits best the one it sits over.
+    A tiled face may still take a label outside its tile by the untiled rule, after every label
+    inside a tile: the layout can be a few frames behind a gallery that re-laid itself out, or
+    simply wrong."""
     x1, y1, x2, y2 = (boxes[:, k, None].astype(np.float64) for k in range(4))
     fw, fh, cx, cy = x2 - x1, y2 - y1, (x1 + x2) / 2, (y1 + y2) / 2
     tx1, ty1, tx2, ty2 = (texts[None, :, k].astype(np.float64) for k in range(4))
-    mx, my = (tx1 + tx2) / 2, (ty1 + ty2) / 2
-    below = (ty1 >= y2 - _ABOVE * fh) & (ty1 <= y2 + _BELOW * fh) & (tx1 >= cx - _LEFT * fw) & (tx1 <= x1 + 0.25 * fw)
-    cost = np.where(below, (ty1 - y2) / fh + 0.3 * np.abs(tx1 - (cx - 2.5 * fw)) / fw, np.inf)
+    mx, my, lh = (tx1 + tx2) / 2, (ty1 + ty2) / 2, ty2 - ty1
+    if side == ABOVE:
+        s = np.maximum(fw, fh)
+        near = ((ty2 <= y1 + _INTO * fh) & (ty2 >= y1 - _UP * fh)
+                & (tx1 >= cx - _UP_LEFT * s) & (tx1 <= x1 + 0.25 * fw))
+        geometry = np.abs(y1 - ty2) / fh + 0.3 * np.abs(tx1 - (cx - 2.5 * s)) / s
+        reach_of = np.hypot(tx1 - x1, y1 - ty2) / s  # from the face's top-left corner to the label's start
+    else:
+        near = ((ty1 >= y2 - _ABOVE * fh) & (ty1 <= y2 + _BELOW * fh)
+                & (tx1 >= cx - _LEFT * fw) & (tx1 <= x1 + 0.25 * fw))
+        geometry = np.abs(ty1 - y2) / fh + 0.3 * np.abs(tx1 - (cx - 2.5 * fw)) / fw
+        reach_of = np.hypot(tx1 - x1, ty1 - y2) / np.maximum(fw, fh)  # from the face's bottom-left corner
+    cost = np.where(near, geometry, np.inf)
     rows = [i for i, t in enumerate(tiles) if t is not None]
     if rows:
         tx, ty, tw, th = (np.array([getattr(tiles[i], k) for i in rows], np.float64)[:, None] for k in "xywh")
-        inside = (mx >= tx) & (mx < tx + tw) & (my >= ty) & (my < ty + th) & (ty1 >= cy[rows])
-        cost[rows] = np.where(inside, (ty + th - ty2) / th + (tx1 - tx) / tw, cost[rows] + _OUTSIDE)
+        index = np.array([tiles[i].index for i in rows])  # type: ignore[union-attr]
+        inside = (mx >= tx) & (mx < tx + tw) & (my >= ty) & (my < ty + th)
+        reach = _CORNER_LINES * lh
+        if side == ABOVE:
+            corner = (ty1 - ty <= reach) & (ty2 <= cy[rows])
+            fit = (ty1 - ty) / th + (tx1 - tx) / tw
+        else:
+            corner = (ty + th - ty2 <= reach) & (ty1 >= cy[rows])
+            fit = (ty + th - ty2) / th + (tx1 - tx) / tw
+        ok = inside & ((corner & (tx1 - tx <= reach)) | near[rows])
+        for t in set(index.tolist()):
+            members = index == t
+            if _several(texts[ok[members].any(axis=0)]):
+                # Several labels in one tile: each face's is the one where its own would be.
+                fit[members] = fit[members] + geometry[rows][members]
+        cost[rows] = np.where(ok, fit, np.where(inside, np.inf, cost[rows] + _OUTSIDE))
+    # A label is never taken across a clearly nearer face of another tile (untiled faces: any
+    # other face): it is that face's, read or not, or a word under it; never its neighbour's.
+    distance = np.where(near, reach_of, np.inf)
+    group = np.array([t.index if t is not None else -1 - i for i, t in enumerate(tiles)])
+    for i in range(len(boxes)):
+        others = group != group[i]
+        if others.any():
+            cost[i, distance[others].min(axis=0) < 0.5 * reach_of[i]] = np.inf
     return cost
+
+
+def _several(texts: np.ndarray) -> bool:
+    """Two labels among these texts: two lines apart from each other (side by side or one over the
+    other) of about one height, as one app prints its labels; not a label and a blob of texture
+    read as a word, nor the halves of one line."""
+    for a in range(len(texts)):
+        for b in range(a + 1, len(texts)):
+            (ax1, ay1, ax2, ay2), (bx1, by1, bx2, by2) = texts[a], texts[b]
+            ha, hb = ay2 - ay1, by2 - by1
+            apart = ax2 + 0.5 * ha <= bx1 or bx2 + 0.5 * hb <= ax1 or ay2 <= by1 or by2 <= ay1
+            if apart and max(ha, hb) <= 1.5 * min(ha, hb):
+                return True
+    return False
 
 
 def reading_order(faces: Faces, tiles: list[Tile | None]) -> list[int]:
@@ -161,6 +248,7 @@ class _Job:
     crops: list[np.ndarray]
     open_sides: list[tuple[bool, bool]]  # per area: (left, right) may cut through text (not the image's edge)
     scale: float
+    first_read: bool = False  # some region was never read: faces are waiting for their keys
     found: list[list[_Text]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
@@ -169,6 +257,7 @@ class _Job:
 _NO_THUMB = np.zeros((0, 0), np.float32)
 _MAX_SCALE = 2.0  # detector input scale at most (a second look at small labels)
 _REGION_THUMB = (48, 12)
+_IMAGE_PASSES = 4  # IMAGE mode: text passes after the first, for faces still without a label
 
 
 def _text_size(rect: Rect) -> tuple[int, int]:
@@ -204,8 +293,12 @@ def _lines(found: list[Rect], width: int, open_sides: tuple[bool, bool]) -> list
 
 def _run_job(job: _Job, detector: TextDetector, reader: NameReader, background: bool) -> None:
     if background and sys.platform.startswith("linux"):
-        try:  # Linux nice is per thread: the emotion pipeline and the output come first
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        # Linux nice is per thread: the output comes first. Re-reads also yield to the emotion
+        # pipeline; a first read does not (at nice 19 beside an analysis thread that never
+        # sleeps it got a tenth of a core, and new faces waited 18 s for their names).
+        nice = defaults.ANALYSIS_NICE if job.first_read else defaults.TEXT_PASS_NICE
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
         except OSError as exc:
             log.debug("could not lower the text pass's priority: %s", exc)
     try:
@@ -292,11 +385,17 @@ class LabelScanner:
     _checked_at: float = field(default=float("-inf"), init=False)
     _keys: dict[int, tuple] = field(default_factory=dict, init=False)  # track -> its label region, last check
     _labelled: set[int] = field(default_factory=set, init=False)  # tracks whose label is on screen now
+    _side: Side = field(default=BELOW, init=False)  # where this screen's labels are, from the labels read
 
     @property
     def reading(self) -> bool:
         """A background text pass (LIVE_STREAM) is running; its labels arrive on a later frame."""
         return self._job is not None and not self._job.done.is_set()
+
+    @property
+    def side(self) -> Side:
+        """Which side of the faces this screen's labels are on, from the labels read so far."""
+        return self._side
 
     def close(self, timeout: float = 5.0) -> None:
         """Wait for a text pass still running in the background (LIVE_STREAM)."""
@@ -311,6 +410,7 @@ class LabelScanner:
         self._checked_at = float("-inf")
         self._keys.clear()
         self._labelled.clear()
+        self._side = BELOW
 
     def due(self, ids: Sequence[int], t: float) -> bool:
         """Pixels are compared now: a pass finished, a face is new, or ``check_every_s`` passed."""
@@ -327,9 +427,12 @@ class LabelScanner:
             self.check(image, faces, tiles, ids, t, mode)
         current, shadowed = self.assign(faces, tiles, known, first_seen)
         self._labelled = {tid for tid, name in zip(ids, current) if name is not None}
-        if mode == IMAGE and any(c is None and tile is not None for c, tile in zip(current, tiles)):
-            # One screenshot, one chance: where a tile's band held no label, look below the face.
-            self.check(image, faces, tiles, ids, t, mode)
+        # One screenshot, one chance: where a face has no label yet, read where it can still be
+        # (around the face when its tile's band held none, the other side of it, the other band
+        # once the screen's side is known) until nothing new is read; a few passes at most.
+        for _ in range(_IMAGE_PASSES if mode == IMAGE else 0):
+            if all(c is not None for c in current) or not self.check(image, faces, tiles, ids, t, mode):
+                break
             current, shadowed = self.assign(faces, tiles, known, first_seen)
             self._labelled = {tid for tid, name in zip(ids, current) if name is not None}
         return current, shadowed
@@ -340,18 +443,22 @@ class LabelScanner:
                 for tid in ids]
 
     def check(self, image: np.ndarray, faces: Faces, tiles: list[Tile | None], ids: list[int], t: float,
-               mode: str) -> None:
-        """Drop texts whose pixels changed, take a finished pass, start the next one if due."""
+              mode: str) -> bool:
+        """Drop texts whose pixels changed, take a finished pass, start the next one if due;
+        whether a pass started."""
         self._checked_at = t
         grey = _Grey.of(image)
         self._collect(grey, t)
         limit = self.options.change_threshold
         self._texts = [x for x in self._texts if _changed(grey.thumb(x.rect, x.thumb.shape[::-1]), x.thumb) < limit]
-        self._keys = dict(zip(ids, self._scan(image, grey, faces, tiles, ids, t, mode)))
+        keys, started = self._scan(image, grey, faces, tiles, ids, t, mode)
+        self._keys = dict(zip(ids, keys))
+        return started
 
     def _scan(self, image: np.ndarray, grey: _Grey, faces: Faces, tiles: list[Tile | None], ids: list[int],
-              t: float, mode: str) -> list[tuple]:
-        """Start reading the regions that need it; returns each face's region key."""
+              t: float, mode: str) -> tuple[list[tuple], bool]:
+        """Start reading the regions that need it; returns each face's region key, and whether a
+        pass started."""
         h, w = image.shape[:2]
         opts = self.options
         keys: list[tuple] = []
@@ -363,9 +470,10 @@ class LabelScanner:
             read = band in self._regions and self._regions[band].done_at > float("-inf")
             if band is not None and (ids[i] in self._labelled or not read):
                 key: tuple = band
-                rect = _band(tile, w, h)  # type: ignore[arg-type]
-            else:  # no grid, or its tile's band held no label for it: look below the face itself
-                key, rect = ("track", ids[i]), _below(faces.xyxy[i], w, h)
+                rect = _band(tile, w, h, self._side)  # type: ignore[arg-type]
+            else:  # no grid, or its tile's band held no label for it: look next to the face itself
+                key = self._own_key(ids[i])
+                rect = _near(faces.xyxy[i], w, h, key[2])
             keys.append(key)
             if key in stale:
                 continue
@@ -381,32 +489,42 @@ class LabelScanner:
                     urgency = age
                 elif changed >= opts.change_threshold and age >= opts.min_interval_s:
                     urgency = changed + age
-                elif key in unnamed and age >= min(opts.reread_s, opts.min_interval_s * 2 ** entry.misses):
+                elif (key in unnamed or (key[0] == "track" and ids[i] not in self._labelled)) \
+                        and self._since(key, t) >= min(opts.reread_s, opts.min_interval_s * 2 ** entry.misses):
                     urgency, misses = age, entry.misses + 1  # read, but no name came out: look again, less often
                 else:
                     continue
             stale[key] = (urgency, rect, thumb, misses)
-        wanted = set(keys)
+        # Every region a face may come back to is kept (its tile's band, both of its own), so one
+        # already read is not read again at once when the face turns to another.
+        wanted = set(keys) | {("track", tid, side) for tid in ids for side in (BELOW, ABOVE)}
+        wanted |= {("tile", *tile.xyxy) for tile in tiles if tile is not None}
         for key in [k for k in self._regions if k not in wanted]:
             del self._regions[key]  # the tile or the track is gone
         background = mode == LIVE
         if not stale or (background and self._job is not None):
-            return keys
+            return keys, False
         picked = sorted(stale.items(), key=lambda kv: -kv[1][0])
-        if mode != IMAGE:
+        first = sum(urgency == float("inf") for urgency, *_ in stale.values())
+        if mode == LIVE:
+            # A background pass takes every region not read yet at once (a class joining: one
+            # pass for all its names, not one per tiles_per_frame), then tiles_per_frame at a time.
+            picked = picked[: max(opts.tiles_per_frame, first)]
+        elif mode != IMAGE:
             picked = picked[: opts.tiles_per_frame]
         for key, (_, rect, thumb, misses) in picked:
             old = self._regions.get(key)
             done = old.done_at if old and old.rect == rect else float("-inf")
             self._regions[key] = _Region(rect, thumb, t, done, misses)
         bands = [(rect, [key]) for key, (_, rect, _, _) in picked if key[0] == "tile"]
-        below = _merge([rect for key, (_, rect, _, _) in picked if key[0] != "tile"],
-                       [key for key, _ in picked if key[0] != "tile"])
-        areas = bands + below
+        own = _merge([rect for key, (_, rect, _, _) in picked if key[0] != "tile"],
+                     [key for key, _ in picked if key[0] != "tile"])
+        areas = bands + own
         sides = [(r[0] > 0, r[2] < w) for r, _ in areas]
         crops = [image[y1:y2, x1:x2].copy() for (x1, y1, x2, y2), _ in areas]
         thumbs = [grey.thumb(r, _REGION_THUMB) for r, _ in areas]
-        job = _Job([k for _, k in areas], [r for r, _ in areas], thumbs, crops, sides, self.detector.scale_for(h))
+        job = _Job([k for _, k in areas], [r for r, _ in areas], thumbs, crops, sides, self.detector.scale_for(h),
+                   first_read=first > 0)
         log.debug("t=%.2f: reading %d label regions in %d areas", t, len(picked), len(areas))
         if background:
             self._job = job
@@ -417,7 +535,28 @@ class LabelScanner:
         else:
             _run_job(job, self.detector, self.reader, False)
             self._apply(job, grey, t)
-        return keys
+        return keys, True
+
+    def _own_key(self, tid: int) -> tuple:
+        """A face's own label region, below it or above it: the screen's side while its label is
+        there or that side is not read yet, else the other side; both read and no label, the one
+        read longer ago (so a face that shows none costs one region per look, not two)."""
+        mine, other = ("track", tid, self._side), ("track", tid, ABOVE if self._side == BELOW else BELOW)
+        if tid in self._labelled:
+            return mine
+        a, b = self._regions.get(mine), self._regions.get(other)
+        if a is None or a.done_at == float("-inf"):
+            return mine
+        if b is None or b.done_at == float("-inf"):
+            return other
+        return mine if a.read_at <= b.read_at else other
+
+    def _since(self, key: tuple, t: float) -> float:
+        """How long ago a region was last read; for a face's own region, either side of it: a face
+        without a readable label looks on one side at a time, as often as it looked on one before."""
+        if key[0] != "track":
+            return t - self._regions[key].read_at
+        return t - max(r.read_at for side in (BELOW, ABOVE) if (r := self._regions.get(("track", key[1], side))))
 
     def _collect(self, grey: _Grey, t: float) -> None:
         job = self._job
@@ -459,28 +598,86 @@ class LabelScanner:
         """Each face's label (best fitting pairs first, one label per face, one face per label), and
         which faces share a tile whose label went to another face.
 
+        Labels are looked for below the faces and above them: the side whose labels name more
+        faces is this screen's (the other side then holds the neighbouring tiles' labels: under
+        "below" a face with its label above takes the label of the tile under it); below
+        unless above names strictly more, and the side found keeps until the other names more.
+
         Faces in one tile fit its label equally well: the one already known by that name keeps it,
         else the newest track, which after a reorder is the person who just arrived (the old track
         lingers where its face was for a few frames)."""
-        pairs = []
-        if self._texts:
-            costs = _label_costs(faces.xyxy, tiles, np.array([x.rect for x in self._texts], np.float64))
-            for i, j in zip(*np.nonzero(np.isfinite(costs))):
-                base, name = known[i], self._texts[j].name
-                same = base is not None and name is not None and same_name(base, name.key)
-                pairs.append((float(costs[i, j]), not same, -first_seen[i], int(i), int(j)))
         out: list[StudentName | None] = [None] * len(faces)
+        if self._texts:
+            rects = np.array([x.rect for x in self._texts], np.float64)
+            other = ABOVE if self._side == BELOW else BELOW
+            sides = {side: _label_costs(faces.xyxy, tiles, rects, side) for side in (BELOW, ABOVE)}
+            mine = self._match(sides[self._side], known, first_seen)
+            theirs = self._match(sides[other], known, first_seen)
+            if sum(x is not None for x in theirs[0]) > sum(x is not None for x in mine[0]):
+                log.debug("labels are %s the faces on this screen", other)
+                self._side, mine = other, theirs
+            out, taken = mine
+            costs, heights = sides[self._side], rects[:, 3] - rects[:, 1]
+            for _ in range(_RECHECKS):
+                # One app prints every label in one font: a line far taller than the labels found (a
+                # camera-off tile's big name, a blob of texture read as a word) is no face's label.
+                named = [heights[j] for _, j in taken if self._texts[j].name is not None]
+                tall = _TALLER * float(np.median(named)) if len(named) >= 3 else float("inf")
+                off = _off_the_row(faces.xyxy, rects, taken)
+                if not off and all(heights[j] <= tall for _, j in taken):
+                    break
+                costs[:, heights > tall] = np.inf
+                for i, j in off:
+                    costs[i, j] = np.inf
+                out, taken = self._match(costs, known, first_seen)
+        named_tiles = {tiles[i].index for i in range(len(faces)) if out[i] is not None and tiles[i] is not None}
+        shadowed = [out[i] is None and tiles[i] is not None and tiles[i].index in named_tiles  # type: ignore[union-attr]
+                    for i in range(len(faces))]
+        return out, shadowed
+
+    def _match(self, costs: np.ndarray, known: Sequence[str | None],
+               first_seen: Sequence[float]) -> tuple[list[StudentName | None], list[tuple[int, int]]]:
+        """Best fitting pairs first, one label per face and one face per label: each face's label,
+        and the (face, text) pairs taken."""
+        pairs = []
+        for i, j in zip(*np.nonzero(np.isfinite(costs))):
+            base, name = known[i], self._texts[j].name
+            same = base is not None and name is not None and same_name(base, name.key)
+            pairs.append((float(costs[i, j]), not same, -first_seen[i], int(i), int(j)))
+        out: list[StudentName | None] = [None] * costs.shape[0]
+        taken: list[tuple[int, int]] = []
         labelled: set[int] = set()
         used: set[int] = set()
         for *_, i, j in sorted(pairs):
             if i not in labelled and j not in used:
                 out[i] = self._texts[j].name
+                taken.append((i, j))
                 labelled.add(i)
                 used.add(j)
-        named_tiles = {tiles[i].index for i in range(len(faces)) if out[i] is not None and tiles[i] is not None}
-        shadowed = [out[i] is None and tiles[i] is not None and tiles[i].index in named_tiles  # type: ignore[union-attr]
-                    for i in range(len(faces))]
-        return out, shadowed
+        return out, taken
+
+
+def _off_the_row(boxes: np.ndarray, texts: np.ndarray, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The (face, text) pairs whose text is off the line its row's labels are on: faces side by side
+    (much the same height on screen, and size) sit in one row of tiles, whose labels share a line;
+    a face whose own label went unread takes no label of the next row's (a camera-off tile's, whose
+    face there is none to claim it)."""
+    off = []
+    for i, j in taken:
+        a = boxes[i]
+        h = float(texts[j][3] - texts[j][1])
+        mates = []
+        for k, m in taken:
+            b = boxes[k]
+            overlap = min(a[3], b[3]) - max(a[1], b[1])
+            ha, hb = a[3] - a[1], b[3] - b[1]
+            if k != i and overlap >= 0.5 * min(ha, hb) and max(ha, hb) <= 1.5 * min(ha, hb):
+                mates.append(float(texts[m][1]))
+        if len(mates) >= 2:
+            line = float(np.median(mates))
+            if sum(abs(y - line) <= h for y in mates) >= 2 and abs(float(texts[j][1]) - line) > 2 * h:
+                off.append((i, j))
+    return off
 
 
 def _same_place(a: Rect, b: Rect) -> bool:

@@ -51,7 +51,7 @@ _UI_TEXT = frozenset({
     "talking", "speaking", "pin", "unpin", "spotlight", "hand raised", "screen share", "presentation", "you are muted",
     "connecting", "poor connection", "low bandwidth", "chat with everyone", "everyone", "calendar", "call",
     "meeting", "options", "settings", "layout", "full screen", "exit full screen", "meeting id", "room",
-    "passcode", "page", "microphone", "invite",
+    "passcode", "page", "microphone", "invite", "webcams", "webcam",
 })
 # The recogniser puts a space after a wide capital ("Keiko Y amamoto", "T omás"): a lone capital
 # followed by a lower-case word is one word. A real initial keeps its dot or a capital after it.
@@ -188,6 +188,8 @@ def normalise(raw: str | None) -> StudentName | None:
     if len(words) == 1 and key in _UI_WORDS:
         return None
     if len(words) >= 2 and sum(w in _UI_WORDS or w.isdigit() for w in words) >= 2 / 3 * len(words):
+        return None
+    if all(w in _UI_TEXT for w in words):  # a window title read twice: "Webcams Webcams"
         return None
     return StudentName(display=text, key=key, cut=cut)
 

@@ -6,6 +6,7 @@ from html import escape
 
 import numpy as np
 
+from ..store import SessionState
 from ..types import LABELS
 from .data import VALENCE, ReportData, balance_of
 from .moments import Kind, Moment, clock, stretches, summary, turns
@@ -76,9 +77,16 @@ def _header(data: ReportData) -> str:
     info = data.info
     start = info.started_at
     end = info.clock(data.seconds)
-    anon = '<span class="badge">anonymous</span>' if info.anonymous else ""
-    crashed = '<span class="badge">recording ended unexpectedly</span>' if info.ended_at is None else ""
-    return (f"<header><h1>Class report — {_e(start.strftime('%A %d %B %Y'))}{anon}{crashed}</h1>"
+    badges = ["anonymous"] if info.anonymous else []
+    if info.state is SessionState.RECORDING:
+        badges.append("still being recorded")  # a report made during the class: the end is not in yet
+    elif info.ended_at is None:
+        badges.append("recording ended unexpectedly")
+    if info.settings.get("analysed_from"):
+        # `analyze --record`: the clock times are the file's time less its length, an estimate.
+        badges.append("analysed from a recording; times estimated")
+    tags = "".join(f'<span class="badge">{_e(b)}</span>' for b in badges)
+    return (f"<header><h1>Class report — {_e(start.strftime('%A %d %B %Y'))}{tags}</h1>"
             f'<p class="sub">{_e(start.strftime("%H:%M"))}–{_e(end.strftime("%H:%M"))} · '
             f"{_e(duration_text(data.seconds))} · {len(data.names)} students · source: {_e(info.source)} · "
             f"session {info.id} ({_e(info.label)})</p></header>")
