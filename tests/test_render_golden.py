@@ -91,6 +91,23 @@ def test_anonymous_feed_hides_the_apps_own_name_labels_and_camera_off_names() ->
     assert _detail(anon[y1:y2, x1:x2]) <= 0.1 < _detail(named[y1:y2, x1:x2])
 
 
+def test_without_a_tile_grid_the_anonymous_areas_cover_labels_above_and_below_a_face() -> None:
+    """OpenVidu prints names at the tile's top-left, several face widths left of a small face and
+    a couple of face heights above it (openvidu_call_grid_4.jpg: "Lewis"); Zoom below-left."""
+    from fer_overlay.types import Faces
+    from fer_overlay.views.compose import label_areas
+
+    face = Faces(xyxy=np.array([[1246, 146, 1308, 220]], np.float32))
+    areas = label_areas(face, (), (1680, 1050))
+
+    def covered(x: float, y: float) -> bool:
+        return any(x1 <= x <= x2 and y1 <= y <= y2 for x1, y1, x2, y2 in areas)
+
+    assert covered(860, 105) and covered(1180, 104)  # "Lewis" at the tile's top-left corner
+    assert covered(1200, 240) and covered(1300, 330)  # a label below-left, as Zoom prints it
+    assert not covered(1277, 183)  # the face itself is blurred, not counted as a label
+
+
 def test_anonymous_feed_pixelates_everything_until_it_knows_where_the_faces_are() -> None:
     from dataclasses import replace
 

@@ -103,7 +103,8 @@ def label_areas(faces: Faces, tiles: tuple[Tile, ...], size: tuple[int, int]) ->
     """Where the meeting app prints names, in output pixels: the bottom band of every tile
     (Zoom, Meet and Teams print it bottom-left, some apps top-left: both bands) and the whole
     of a tile without a face (a camera-off tile shows the name large), or, without a tile
-    grid, the area below and beside each face."""
+    grid, the areas below and above each face: where the text pass looks for labels
+    (people/labels.py), apps that print names top-left (OpenVidu, BigBlueButton) included."""
     out = []
     with_face = {int(i) for i in faces.tile.tolist() if i >= 0}
     for t in tiles:
@@ -117,6 +118,10 @@ def label_areas(faces: Faces, tiles: tuple[Tile, ...], size: tuple[int, int]) ->
         for x1, y1, x2, y2 in faces.xyxy.tolist():
             fw, fh = x2 - x1, y2 - y1
             out.append((int(max(0, x1 - 3 * fw)), int(y2), int(min(w, x2 + 3 * fw)), int(min(h, y2 + 2.5 * fh))))
+            # A top-left label sits at its tile's corner: up to ~3 face heights up and several
+            # face sizes left of a small face.
+            s = max(fw, fh)
+            out.append((int(max(0, x1 - 6 * s)), int(max(0, y1 - 3 * fh)), int(min(w, x2 + 3 * fw)), int(max(0, y1))))
     return out
 
 
