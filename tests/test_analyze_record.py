@@ -131,7 +131,10 @@ def test_ctrl_c_keeps_what_was_analysed(tmp_path):
     env = {**os.environ, CONFIG_ENV: str(tmp_path / "absent.toml")}
     proc = subprocess.Popen([sys.executable, "-m", "fer_overlay", "analyze", str(video), "--record", "--db", str(db),
                              "--json", str(results), "--analysis-fps", "5"],
-                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # A job started in the background by a shell (CI scripts do) inherits SIGINT
+                            # ignored, and Python then keeps ignoring it: the child gets the default.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not _recorded_seconds(db):  # the first batch is committed

@@ -309,7 +309,10 @@ def _run_job(job: _Job, detector: TextDetector, reader: NameReader, background: 
         if again and job.scale < _MAX_SCALE:
             for i, texts in zip(again, _read(job, again, min(_MAX_SCALE, 1.5 * job.scale), detector, reader)):
                 job.found[i] = job.found[i] + texts
-    except BaseException as exc:  # handed to the analysis thread, which logs it and carries on
+    # Handed to the analysis thread, which logs it and carries on. Exception, not BaseException:
+    # in VIDEO/IMAGE mode the pass runs on the main thread, and Ctrl+C must stop the command
+    # (it was swallowed here as a failed read, and `analyze` ran on to the end).
+    except Exception as exc:
         job.error = exc
     finally:
         job.done.set()
