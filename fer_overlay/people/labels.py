@@ -688,8 +688,11 @@ def _same_place(a: Rect, b: Rect) -> bool:
     the line found on its own)."""
     ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return _iou(a, b) > 0.3 or (smaller > 0 and ix * iy >= 0.6 * smaller)
+    inter = ix * iy
+    area_a, area_b = (a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])
+    union = area_a + area_b - inter
+    smaller = min(area_a, area_b)
+    return (union > 0 and inter > 0.3 * union) or (smaller > 0 and inter >= 0.6 * smaller)
 
 
 def _iou(a: Rect, b: Rect) -> float:
