@@ -5,6 +5,11 @@ few pixels. We estimate the background colour from the frame border, take the pi
 that differ from it, and keep the connected regions that fill their bounding rectangle
 (tile content is arbitrary, tile *shape* is not). Uniform sizes make a GRID; one large
 tile with small ones is SPEAKER view; anything else falls back to the whole frame.
+
+Recorded classes and shared screenshots are JPEG or H.264, which smear a 3 px gap until a
+few pixels of it join two tiles into one region. So each canvas colour also cuts the frame
+along straight lines that are canvas-bright almost all the way across (an XY-cut): a gap
+line stays 90% canvas however it is smeared. Those cells are trusted as a grid only.
 """
 
 from __future__ import annotations
@@ -61,12 +66,24 @@ def _gap_lines(small: np.ndarray, bg: np.ndarray, tol: int, reach: int = 3) -> n
     return out
 
 
-def _rects(small: np.ndarray, bg: np.ndarray, tol: int, opts: LayoutOptions) -> list[Rect]:
+def _content(image: np.ndarray, bg: np.ndarray, tol: int, small_size: tuple[int, int]) -> np.ndarray:
+    """Pixels that are not canvas, at analysis scale (bool).
+
+    Tested at full resolution, then shrunk by area: an analysis pixel is content when most frame
+    pixels under it are. A 3 px gap that JPEG smeared keeps a canvas-coloured middle at full
+    size, which a nearest-neighbour shrink skips half the time."""
     lo = np.clip(bg - tol, 0, 255).astype(np.uint8).tolist()
     hi = np.clip(bg + tol, 0, 255).astype(np.uint8).tolist()
+    content = 255 - cv2.inRange(image, np.array(lo), np.array(hi))
+    if content.shape[1::-1] != small_size:
+        content = cv2.resize(content, small_size, interpolation=cv2.INTER_AREA)
+    return content > 140
+
+
+def _rects(small: np.ndarray, full: np.ndarray, bg: np.ndarray, tol: int, opts: LayoutOptions) -> list[Rect]:
     # No morphology here: at analysis scale real gaps can be 2 px wide, and closing
     # would bridge them. Holes inside tiles are handled per region below.
-    content = cv2.inRange(small, np.array(lo), np.array(hi)) == 0
+    content = _content(full, bg, tol, (small.shape[1], small.shape[0]))
     # JPEG and video coding smear a 2-3 px gap into its neighbours, so its pixels drift out
     # of the tolerance. The gap is still a thin line nearer the canvas colour than the
     # tiles on both sides of it: such pixels count as canvas too.
@@ -87,6 +104,110 @@ def _rects(small: np.ndarray, bg: np.ndarray, tol: int, opts: LayoutOptions) -> 
         if fill >= opts.min_fill or (rows_full > 0.99 and cols_full > 0.99 and _edges_full(region)):
             rects.append((int(x), int(y), int(w), int(h)))
     return rects
+
+
+def _canvas_share(image: np.ndarray, bg: np.ndarray, tol: int, small_size: tuple[int, int]) -> np.ndarray:
+    """How much of each analysis pixel is canvas by brightness (float32, 0..1).
+
+    Brightness only: codecs keep a quarter of the chroma samples, so a grey gap beside a red
+    tile turns pinkish in JPEG or H.264 while its luma stays the canvas's."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    target = float(np.dot(bg[::-1], (0.299, 0.587, 0.114)))  # bg is BGR
+    near = (np.abs(grey.astype(np.int16) - round(target)) <= tol).astype(np.float32)
+    return cv2.resize(near, small_size, interpolation=cv2.INTER_AREA) if near.shape[1::-1] != small_size else near
+
+
+def _runs(mask: np.ndarray, min_len: int) -> list[tuple[int, int]]:
+    """[start, end) of the runs of True at least `min_len` long."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_len]
+
+
+def _xy_cut(share: np.ndarray, min_len: int, x0: int = 0, y0: int = 0, depth: int = 0) -> list[Rect]:
+    """Tiles as the cells between straight gap lines (recursive XY-cut).
+
+    A gap row or column is canvas almost all the way across the region it cuts. Unlike the
+    connected regions of `_rects`, a few codec-smeared pixels in a gap do not join two tiles:
+    the line is still 90% canvas. Rows are cut first (a gallery is rows of tiles, a speaker
+    view a column beside a strip), then columns within each band, and so on."""
+    rows = _runs(share.mean(axis=1) < 0.9, min_len)
+    cols = _runs(share.mean(axis=0) < 0.9, min_len)
+    if not rows or not cols:
+        return []
+    top, bottom, left, right = rows[0][0], rows[-1][1], cols[0][0], cols[-1][1]
+    if depth >= 8:
+        return [(x0 + left, y0 + top, right - left, bottom - top)]
+    if len(rows) > 1:
+        return [r for a, b in rows for r in _xy_cut(share[a:b], min_len, x0, y0 + a, depth + 1)]
+    if len(cols) > 1:
+        return [r for a, b in cols for r in _xy_cut(share[:, a:b], min_len, x0 + a, y0, depth + 1)]
+    if (top, bottom, left, right) != (0, share.shape[0], 0, share.shape[1]):
+        return _xy_cut(share[top:bottom, left:right], min_len, x0 + left, y0 + top, depth + 1)
+    return [(x0, y0, share.shape[1], share.shape[0])]
+
+
+def _rejoin(cells: list[Rect], tolerance: float) -> list[Rect]:
+    """Cells that are pieces of one grid tile, joined again.
+
+    A video with a canvas-dark band across it (a dark wall, a black bar) is cut by `_xy_cut`
+    like a gap; its pieces are smaller than the gallery's tile size and together fill one tile."""
+    if len(cells) < 3:
+        return cells
+    size = np.median(np.array([(w, h) for _, _, w, h in cells], np.float64), axis=0)
+
+    def fits(r: Rect) -> bool:
+        return bool((np.abs(np.array(r[2:], np.float64) / size - 1) <= tolerance).all())
+
+    out = [r for r in cells if fits(r)]
+    pieces = sorted((r for r in cells if not fits(r)), key=lambda r: -r[2] * r[3])
+    while pieces:
+        first = pieces.pop(0)
+        x1, y1, x2, y2 = first[0], first[1], first[0] + first[2], first[1] + first[3]
+        group = []
+        for p in pieces:
+            u = (min(x1, p[0]), min(y1, p[1]), max(x2, p[0] + p[2]), max(y2, p[1] + p[3]))
+            if u[2] - u[0] <= size[0] * (1 + tolerance) and u[3] - u[1] <= size[1] * (1 + tolerance):
+                x1, y1, x2, y2 = u
+                group.append(p)
+        joined = (x1, y1, x2 - x1, y2 - y1)
+        if group and fits(joined):
+            out.append(joined)
+            pieces = [p for p in pieces if p not in group]
+        else:
+            out.append(first)  # a tile of another size (the speaker's), or a piece left alone
+    return out
+
+
+def _regular(rects: list[Rect], tolerance: float) -> list[Rect]:
+    """Grid tiles squared up: one size, each edge on its row's or column's line.
+
+    A tile whose video is canvas-dark along one edge (a dark room, a rounded corner, JPEG
+    smear) is found a little small, on that side only: its other edges still line up with its
+    neighbours', so it takes the gallery's tile size from the edges that agree."""
+    if len(rects) < 3:
+        return rects
+    wh = np.array([(w, h) for _, _, w, h in rects], np.float64)
+    tw, th = (round(v) for v in np.median(wh, axis=0))
+    slack = max(2, round(tolerance * min(tw, th)))
+
+    def line(v: int, values: list[int]) -> bool:
+        return sum(abs(v - o) <= slack for o in values) >= 2  # itself and at least one other
+
+    x1s, y1s = [r[0] for r in rects], [r[1] for r in rects]
+    x2s, y2s = [r[0] + r[2] for r in rects], [r[1] + r[3] for r in rects]
+    out = []
+    for x, y, w, h in rects:
+        if not (0.5 * tw <= w <= tw + slack and 0.5 * th <= h <= th + slack):
+            out.append((x, y, w, h))  # not a grid tile (the speaker's, a slide): leave it
+            continue
+        if w != tw:
+            x = x if line(x, x1s) or not line(x + w, x2s) else x + w - tw
+            w = tw
+        if h != th:
+            y = y if line(y, y1s) or not line(y + h, y2s) else y + h - th
+            h = th
+        out.append((x, y, w, h))
+    return out
 
 
 def _edges_full(region: np.ndarray) -> bool:
@@ -216,6 +337,7 @@ def find_layout(image: np.ndarray, options: LayoutOptions = LayoutOptions(), fac
         small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
     if small.ndim == 2:
         small = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+    full = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     centres = faces.centers * factor if faces is not None and len(faces) else None
     candidates = [_background_colour(small), *_flat_colours(small, options.canvas_candidates)]
     best: tuple[float, LayoutKind, list[Rect], list[Rect], np.ndarray] | None = None
@@ -225,12 +347,20 @@ def find_layout(image: np.ndarray, options: LayoutOptions = LayoutOptions(), fac
         if any(np.abs(bg - t).max() <= min(options.colour_tolerances) and tol == t_tol for t, t_tol in tried):
             continue
         tried.append((bg, tol))
-        rects, insets = _split_nested(_rects(small, bg, tol, options))
-        rects = _order(_tile_shaped(rects, small.shape[0]))
-        kind = _classify(rects, small.shape[0] * small.shape[1], options, len(insets))
-        score = _score(kind, rects, centres)
-        if kind is not LayoutKind.NONE and (best is None or score > best[0]):
-            best = (score, kind, rects, insets, bg)
+        regions = _split_nested(_rects(small, full, bg, tol, options))
+        share = _canvas_share(full, bg, tol, (small.shape[1], small.shape[0]))
+        cells = _rejoin(_xy_cut(share, max(2, round(0.03 * small.shape[0]))), 2.5 * options.size_tolerance)
+        cells = [r for r in cells if r[2] * r[3] >= options.min_tile_fraction * small.shape[0] * small.shape[1]]
+        for from_cells, (rects, insets) in ((False, regions), (True, (cells, []))):
+            rects = _order(_tile_shaped(rects, small.shape[0]))
+            kind = _classify(rects, small.shape[0] * small.shape[1], options, len(insets))
+            if kind is LayoutKind.GRID:
+                rects = _regular(rects, options.size_tolerance)
+            elif from_cells:
+                continue  # the cells are trusted as a grid only: a chat panel's lines cut into cells too
+            score = _score(kind, rects, centres)
+            if kind is not LayoutKind.NONE and (best is None or score > best[0]):
+                best = (score, kind, rects, insets, bg)
     if best is None:
         return Layout.whole_frame(w, h)
     _, kind, rects, insets, bg = best

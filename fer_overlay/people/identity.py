@@ -14,10 +14,20 @@ same place and tile. A face with no key yet is not recorded: until its label is 
 most ``settle_s`` after it was looked for in vain (``unread_wait_s`` while the text pass has not
 reached it yet). When a face reads a name another face
 holds but no longer shows (a swap, a track left behind by a re-layout), it takes it over.
+
+Reads are imperfect: a compressed or small label is often read in part ("y evans", "naom
+williams"), and a label read while the gallery moves can land on a neighbour's face. So a read is
+weighed against the session's roster (every name key given so far): a read like a roster name
+that nobody on screen holds is that student back, under the roster's key (after a layout switch
+the smaller labels read worse than the grid's did); a read that is a piece of a name another face
+on screen holds is most likely that neighbour's label (a named face ignores it, a new face waits
+``settle_s`` for a whole read); and a named face does not take a label another face reads at the
+same moment (two stale copies of one moving label).
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,6 +65,7 @@ class _Who:
     display: str | None = None  # the label as read
     shown: str | None = None  # the display form of `key` ("iPhone #2")
     tile: Rect | None = None  # where its tile was (None: no grid)
+    before: tuple[str, str | None, str | None, str | None] | None = None  # key, base, display, shown before a new read
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class IdentityTracker:
     _labels: LabelScanner = field(init=False)
     _who: dict[int, _Who] = field(default_factory=dict, init=False)
     _lost: list[_Lost] = field(default_factory=list, init=False)
+    _roster: dict[str, tuple[str, str | None]] = field(default_factory=dict, init=False)  # key -> (base, shown)
     _size: tuple[int, int] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +128,7 @@ class IdentityTracker:
         self._labels.reset()
         self._who.clear()
         self._lost.clear()
+        self._roster.clear()
         self._size = None
 
     def update(self, image: np.ndarray, layout: Layout, faces: Faces, t: float,
@@ -174,15 +187,24 @@ class IdentityTracker:
                 w.key = w.base = w.display = w.shown = None
                 w.pending_since = t
         order = [i for i in reading_order(faces, tiles) if not shadowed[i]]
+        held = {who[j].base for j in order if who[j].key is not None and who[j].base is not None}
         for i in order:  # what the screen says now
             w, cur = who[i], current[i]
             if cur is None:
                 continue
+            if w.key is not None and not same_name(w.base or "", cur.key) and (
+                    any(_piece_of(cur.key, b) for b in held if b != w.base)
+                    or any(j != i and (c := current[j]) is not None and c.key == cur.key for j in order)):
+                continue  # a named face keeps its name: that is a piece or a copy of a neighbour's label
             strong[i] = True
             if w.base is not None and same_name(w.base, cur.key):
+                if len(cur.display) > len(w.display or "") and w.key == w.base:
+                    w.display = w.shown = cur.display  # the fuller read shows; the key stays
                 continue
             if w.base is not None:
                 log.info("track %d: %s -> %s", ids[i], w.display, cur.display)
+            if w.key is not None:
+                w.before = (w.key, w.base, w.display, w.shown)
             w.base, w.display, w.key, w.shown, w.pending_since = cur.key, cur.display, None, None, t
         holders: dict[str, int] = {}
         for i in sorted(order, key=lambda i: not strong[i]):  # one face per key, one that reads it first
@@ -201,9 +223,11 @@ class IdentityTracker:
         return [w.key for w in who], [w.shown for w in who]
 
     def _take(self, i: int, w: _Who, key: str, shown: str | None, holders: dict[str, int]) -> None:
-        w.key, w.shown = key, shown
+        w.key, w.shown, w.before = key, shown, None
         holders[key] = i
         self._lost = [x for x in self._lost if x.key != key]
+        if w.base is not None:
+            self._roster[key] = (w.base, shown)
 
     def _name_key(self, i: int, w: _Who, who: list[_Who], strong: list[bool], holders: dict[str, int],
                   t: float) -> None:
@@ -216,6 +240,17 @@ class IdentityTracker:
         if lost:
             x = min(lost, key=lambda x: float(np.abs(x.box - w.box).sum()))
             self._take(i, w, x.key, x.shown, holders)
+            return
+        if t - w.pending_since < self.options.settle_s and any(
+                _piece_of(base, who[j].base or "") for j in holders.values()):
+            return  # a piece of a neighbour's label, most likely: wait for a whole read
+        known = [(k, b, shown) for k, (b, shown) in self._roster.items()
+                 if k not in holders and b != base and same_name(b, base)]
+        if known:  # read unlike before (in part, or slipped): a student of this session is back
+            k, b, shown = max(known, key=lambda x: difflib.SequenceMatcher(None, x[1], base).ratio())
+            log.info("read %r as %s, a student of this session", w.display, shown)
+            w.base = b
+            self._take(i, w, k, shown, holders)
             return
         rival = [j for j in holders.values() if who[j].base == base and not strong[j]]
         if rival and t - w.pending_since < self.options.settle_s:
@@ -230,6 +265,14 @@ class IdentityTracker:
             o.key = o.base = o.display = o.shown = None
             o.pending_since = t
             self._take(i, w, key, shown, holders)  # type: ignore[arg-type]
+            return
+        if dedupe(base, 1) in holders and w.before is not None and w.before[0] not in holders:
+            # Its own student a moment ago, and the face that holds this name reads it too: the
+            # read was a copy of that neighbour's label (a moving gallery), not a second "iPhone".
+            read = w.display
+            key, w.base, w.display, shown = w.before
+            log.info("%s is another face's label; this face keeps %s", read, shown or key)
+            self._take(i, w, key, shown, holders)
             return
         n = 1
         while dedupe(base, n) in holders:
@@ -260,6 +303,11 @@ class IdentityTracker:
                    or waited >= opts.unread_wait_s)
         if settled:
             self._take(i, w, f"track-{tid}" if tid >= 0 else f"face-{i + 1}", None, holders)
+
+
+def _piece_of(a: str, b: str) -> bool:
+    """Key `a` is a part of key `b` ("evans" of "lucy evans"): what a text box cut short reads."""
+    return len(a) < len(b) and a in b
 
 
 def _tiles_of(layout: Layout, faces: Faces) -> list[Tile | None]:

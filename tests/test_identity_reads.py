@@ -1,0 +1,94 @@
+"""How the identity step weighs imperfect label reads (no OCR here: the reads are scripted).
+
+A compressed or small label is often read in part, and a label read while the gallery moves can
+land on a neighbour's face; each rule keeps the record at one student per person."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from fer_overlay.people.identity import IdentityOptions, IdentityTracker
+from fer_overlay.people.names import StudentName, normalise
+from fer_overlay.types import Faces, Layout
+
+IMAGE = np.zeros((720, 1280, 3), np.uint8)
+LAYOUT = Layout.whole_frame(1280, 720)
+BOXES = {1: (100, 100, 200, 220), 2: (500, 100, 600, 220), 3: (900, 100, 1000, 220), 4: (100, 400, 200, 520)}
+
+
+class ScriptedLabels:
+    """Stands in for the text pass: each call reads what the test says each track shows."""
+
+    reading = False
+
+    def __init__(self) -> None:
+        self.shows: dict[int, str | None] = {}
+
+    def labels(self, image, faces: Faces, tiles, ids: Sequence[int], bases, first_seen, t, mode):
+        current: list[StudentName | None] = [normalise(self.shows.get(i)) if self.shows.get(i) else None
+                                             for i in ids]
+        return current, [False] * len(ids)
+
+    def read_since(self, ids: Sequence[int]) -> list[float]:
+        return [float("inf")] * len(ids)  # every face was looked at: a missing read is final after settle_s
+
+    def close(self, timeout: float = 5.0) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+
+def tracker() -> tuple[IdentityTracker, ScriptedLabels]:
+    t = IdentityTracker(options=IdentityOptions(settle_s=2.0, unread_wait_s=20.0, keep_lost_s=5.0))
+    labels = ScriptedLabels()
+    t._labels = labels  # type: ignore[assignment]
+    return t, labels
+
+
+def step(t: IdentityTracker, labels: ScriptedLabels, now: float, shows: dict[int, str | None]) -> dict[int, str | None]:
+    labels.shows = shows
+    ids = sorted(shows)
+    faces = Faces(xyxy=np.array([BOXES[i] for i in ids], np.float32), track_id=np.array(ids))
+    named, _ = t.update(IMAGE, LAYOUT, faces, now, "video")
+    return dict(zip(ids, named.student))
+
+
+def test_a_partial_read_after_a_relayout_is_the_student_of_this_session_it_resembles() -> None:
+    t, labels = tracker()
+    assert step(t, labels, 0.0, {1: "Naomi Williams", 2: "Lucy Evans"}) == {1: "naomi williams", 2: "lucy evans"}
+    # A layout switch: both tracks restart (3, 4), and the smaller labels read in part.
+    keys = step(t, labels, 1.0, {3: "Naom Williams", 4: "y Evans"})
+    assert keys == {3: "naomi williams", 4: "lucy evans"}
+    # A name unlike anyone's is a new student, as always.
+    assert step(t, labels, 2.0, {3: "Naom Williams", 4: "y Evans", 1: "Jack Thompson"})[1] == "jack thompson"
+
+
+def test_a_piece_of_a_neighbours_label_is_not_a_student() -> None:
+    t, labels = tracker()
+    step(t, labels, 0.0, {1: "Chloe Martin", 2: "Patrick Byrne"})
+    # A named face keeps its name when it reads a piece of a label another face holds.
+    assert step(t, labels, 0.5, {1: "Chloe Martin", 2: "Martin"})[2] == "patrick byrne"
+    # A new face (a false detection beside the label) waits instead of becoming "martin"...
+    for now in (1.0, 1.5, 2.5):
+        assert step(t, labels, now, {1: "Chloe Martin", 2: "Patrick Byrne", 3: "Martin"})[3] is None
+    # ...and is a student only once it has read that and nothing else for settle_s: a real "Martin".
+    assert step(t, labels, 3.2, {1: "Chloe Martin", 2: "Patrick Byrne", 3: "Martin"})[3] == "martin"
+
+
+def test_a_copy_of_a_neighbours_label_on_a_moving_gallery_does_not_make_a_second_student() -> None:
+    t, labels = tracker()
+    step(t, labels, 0.0, {1: "Patrick Byrne", 2: "Lucy Evans"})
+    # The gallery slides: Patrick's face is given Lucy's label while hers is between reads...
+    step(t, labels, 0.5, {1: "Lucy Evans", 2: None})
+    # ...then both faces read it. Patrick is still Patrick, not "lucy evans #2".
+    seen = [step(t, labels, now, {1: "Lucy Evans", 2: "Lucy Evans"}) for now in (1.0, 3.0, 5.0)]
+    assert all(s == {1: "patrick byrne", 2: "lucy evans"} for s in seen[1:]), seen
+    assert {k for s in seen for k in s.values() if k} == {"patrick byrne", "lucy evans"}
+
+
+def test_two_new_faces_with_one_label_are_still_two_students() -> None:
+    t, labels = tracker()
+    assert step(t, labels, 0.0, {1: "iPhone", 2: "iPhone"}) == {1: "iphone", 2: "iphone #2"}
