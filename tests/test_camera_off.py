@@ -71,6 +71,32 @@ def test_pillarboxed_live_video_is_not_a_profile_photo(detector, webcam_tile):
     assert len(faces) == 1 and not profile_photos(image, faces).any()
 
 
+def zoom_tile(content: np.ndarray, width_over_height: float, colour: int = 36) -> np.ndarray:
+    """A 16:9 tile of Zoom's grey with `content` resized to the tile's full height, centred."""
+    h, w = 270, 480
+    tile = np.full((h, w, 3), colour, np.uint8)
+    cw = round(h * width_over_height)
+    x = (w - cw) // 2
+    tile[:, x : x + cw] = cv2.resize(content, (cw, h), interpolation=cv2.INTER_AREA)
+    out = np.zeros((h + 20, w + 20, 3), np.uint8)  # the black canvas around the tile
+    out[10 : 10 + h, 10 : 10 + w] = tile
+    return out
+
+
+def test_a_zoom_picture_as_tall_as_its_tile_is_a_profile_photo_and_pillarboxed_video_is_not(detector, webcam_tile):
+    """Zoom draws a square profile picture the full height of its tile; a phone (9:16) or 4:3 video
+    sits in the same grey, full height too. Only the square is a picture."""
+    h, w = webcam_tile.shape[:2]
+    head = webcam_tile[:, (w - h) // 2 : (w + h) // 2]
+    verdicts = {}
+    for shape in (1.0, 0.9, 9 / 16, 4 / 3):
+        image = zoom_tile(head, shape)
+        faces = detect_full_frame(detector, image, FaceSearchOptions())
+        assert len(faces) == 1, shape
+        verdicts[shape] = bool(profile_photos(image, faces)[0])
+    assert verdicts == {1.0: True, 0.9: True, 9 / 16: False, 4 / 3: False}
+
+
 def test_options_are_checked_by_name():
     with pytest.raises(ValueError, match="min_margin"):
         CameraOffOptions(min_margin=0.0)

@@ -10,20 +10,27 @@ in a camera-off tile's dark grey and measure how far it runs: a few pixels is a 
 gap; a third of the face or more, on all three sides and in one colour, is the tile a
 picture sits on.
 
-Known limits, both leaving a photo counted as a live face rather than losing a live one:
-Zoom's square picture can be as tall as its tile (no margin above it), and a flat dark
-virtual background looks like a tile. Telling those apart needs time (a picture never
+Zoom's square picture can be as tall as its tile (no margin above it): then the flat tile
+shows left and right only, as it does beside a pillarboxed phone or 4:3 video, and what
+tells them apart is the shape between: a picture about as wide as the tile is tall (0.8-1.0),
+where a phone video is 0.56 of it and a 4:3 one 1.33.
+
+Known limit, leaving a photo counted as a live face rather than losing a live one: a flat
+dark virtual background looks like a tile. Telling those apart needs time (a picture never
 moves), which a later stage can add.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from ..types import Faces
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,8 @@ class CameraOffOptions:
             raise ValueError(f"extend must be in [0, 2], got {self.extend}")
 
 
-def _margin(lines: np.ndarray, tol: int, colours: tuple[int, int]) -> tuple[int, float]:
-    """Lines ordered outward from the face: (length, colour) of the first flat run of a tile colour.
+def _margin(lines: np.ndarray, tol: int, colours: tuple[int, int]) -> tuple[int, float, int]:
+    """Lines ordered outward from the face: (length, colour, start) of the first flat run of a tile colour.
 
     A line is flat when its pixels span at most `tol` grey levels (on the median-filtered
     frame, so JPEG speckle does not count). The run is one colour as a whole, not only line
@@ -58,20 +65,21 @@ def _margin(lines: np.ndarray, tol: int, colours: tuple[int, int]) -> tuple[int,
     background does where the gap starts.
     """
     if lines.shape[0] == 0 or lines.shape[1] == 0:
-        return 0, float("nan")
+        return 0, float("nan"), 0
     lo, hi = lines.min(axis=1).astype(np.int16), lines.max(axis=1).astype(np.int16)
     mid = (lo + hi) // 2
     flat = (hi - lo <= tol) & (mid >= colours[0]) & (mid <= colours[1])
     if not flat.any():
-        return 0, float("nan")
+        return 0, float("nan"), 0
     start = int(np.argmax(flat))
     same = flat[start:] & (np.abs(mid[start:] - mid[start]) <= tol)
     run = len(same) if same.all() else int(np.argmin(same))
-    return run, float(mid[start])
+    return run, float(mid[start]), start
 
 
-def side_margins(grey: np.ndarray, box: np.ndarray, options: CameraOffOptions) -> list[tuple[int, float]]:
-    """(run, colour) of the flat area beyond the picture's edge on the left, right and top of one face.
+def side_margins(grey: np.ndarray, box: np.ndarray, options: CameraOffOptions) -> list[tuple[int, float, int]]:
+    """(run, colour, start) of the flat area beyond the picture's edge on the left, right and top of
+    one face; `start` is how far past the face box the picture's edge is.
 
     Stops at the first side whose run is too short for a picture's margin.
     """
@@ -93,7 +101,7 @@ def side_margins(grey: np.ndarray, box: np.ndarray, options: CameraOffOptions) -
         lambda: grey[max(0, y1 - reach) : y1, xa:xb][::-1],  # rows, nearest first
     )
     need = options.min_margin * side
-    margins: list[tuple[int, float]] = []
+    margins: list[tuple[int, float, int]] = []
     for lines in sides:
         margins.append(_margin(lines(), tol, options.tile_colours))
         if margins[-1][0] < need:  # one side without a tile margin settles it: most faces are live
@@ -114,21 +122,56 @@ def profile_photos(image: np.ndarray, faces: Faces, options: CameraOffOptions | 
         # Only the area the lines can reach is converted and filtered: this runs on most
         # frames now, and a whole 1080p frame costs ~2 ms where 49 small areas cost less.
         reach = side * (options.search + 1) + 2
-        ext = side * options.extend + 2
         ax, ay = max(0, int(box[0] - reach)), max(0, int(box[1] - reach))
-        bx, by = min(w, int(box[2] + reach) + 1), min(h, int(box[3] + ext) + 1)
+        bx, by = min(w, int(box[2] + reach) + 1), min(h, int(box[3] + reach) + 1)
         area = image[ay:by, ax:bx]
         if area.size == 0:
             continue
         grey = area if area.ndim == 2 else cv2.cvtColor(area, cv2.COLOR_BGR2GRAY)
         grey = cv2.medianBlur(grey, 3)
-        margins = side_margins(grey, box - np.array([ax, ay, ax, ay], box.dtype), options)
-        if len(margins) < 3:
-            continue
-        colours = [c for _, c in margins]
+        local = box - np.array([ax, ay, ax, ay], box.dtype)
+        margins = side_margins(grey, local, options)
+        colours = [c for _, c, _ in margins]
         # One tile background on three sides, wide enough to be no tile gap. Both sides
         # alone are not enough: Zoom pillarboxes a 4:3 or phone video with its tile colour,
-        # and that face is live. A Zoom picture as tall as its tile is missed (see above).
-        out[i] = (min(r for r, _ in margins) >= need
-                  and max(colours) - min(colours) <= options.flat_tolerance)
+        # and that face is live; unless the picture between them is a square as tall as the
+        # flat tile beside it, which is what Zoom draws for a profile picture.
+        one_colour = max(colours) - min(colours) <= options.flat_tolerance
+        if len(margins) == 3 and min(r for r, _, _ in margins) >= need and one_colour:
+            out[i] = True
+            continue
+        # Lines reaching past the face would leave a picture as tall as its tile: look beside the face only.
+        beside = side_margins(grey, local, replace(options, extend=0.0))[:2]
+        if (len(beside) == 2 and min(r for r, _, _ in beside) >= need
+                and abs(beside[0][1] - beside[1][1]) <= options.flat_tolerance):
+            out[i] = _square_as_tall_as_its_tile(grey, local, beside, options)
     return out
+
+
+def _square_as_tall_as_its_tile(grey: np.ndarray, box: np.ndarray, margins: list[tuple[int, float, int]],
+                                options: CameraOffOptions) -> bool:
+    """Flat tile colour left and right of a picture about as wide as that flat strip is tall.
+
+    A phone video pillarboxed in a 16:9 tile is 0.56 of its height wide, a 4:3 one 1.33; Zoom's
+    profile picture is a square that fills the tile's height, or nearly (0.8-1.0). The strip's
+    height is measured on the middle column of each margin, from the face's row up and down
+    while it keeps the tile colour; the taller of the two counts, because the app's name chip
+    covers the bottom of one of them."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    left, right = x1 - margins[0][2], x2 + margins[1][2]
+    width = right - left
+    cy = min(grey.shape[0] - 1, max(0, int((y1 + y2) / 2)))
+    height = 0
+    columns = (round(left - 1 - margins[0][0] / 2), round(right + margins[1][0] / 2))
+    for (_, colour, _), column in zip(margins, columns):
+        if not 0 <= column < grey.shape[1]:
+            continue
+        near = np.abs(grey[:, column].astype(np.int16) - round(colour)) <= options.flat_tolerance
+        if not near[cy]:
+            continue
+        up, down = near[cy::-1], near[cy:]
+        if up.all() or down.all():
+            continue  # the strip ran out of the area looked at: no tile edge seen
+        height = max(height, int(np.argmin(up)) + int(np.argmin(down)))
+    log.debug("picture %.0f px wide, tile strip %d px tall", width, height)
+    return height >= 1.25 * (y2 - y1) and 0.78 <= width / height <= 1.05
