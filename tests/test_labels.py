@@ -4,9 +4,25 @@ face. Texts are placed by hand, so no model runs: this is the geometry alone."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import pytest
 
-from fer_overlay.people.labels import ABOVE, BELOW, LabelScanner, _band, _near, _Text
+from fer_overlay.people.labels import (
+    _ZOOM_MAX_SCALE,
+    _ZOOM_PIXELS,
+    ABOVE,
+    BELOW,
+    IMAGE,
+    LIVE,
+    LabelScanner,
+    _band,
+    _lines,
+    _near,
+    _Region,
+    _Text,
+    _zoom_scale,
+)
 from fer_overlay.people.names import normalise
 from fer_overlay.people.ocr import NameReader, OcrOptions, TextDetector
 from fer_overlay.people.options import IdentityOptions
@@ -119,3 +135,89 @@ def test_a_label_out_of_its_rows_line_or_font_is_nobodys() -> None:
     row = [((x - 60, 330, x + 60, 350), name) for x, name in zip((100, 500, 900), ("Luis", "Erick", "Felipe"))]
     assert _names(_scanner([*row, ((1150, 480, 1300, 500), "Mayra")]), faces) == ["Luis", "Erick", "Felipe", None]
     assert _names(_scanner([*row, ((1200, 380, 1290, 430), "Vlad")]), faces) == ["Luis", "Erick", "Felipe", None]
+
+
+def test_text_on_a_face_is_no_other_faces_label() -> None:
+    """A cap's print over one face ("BOSTON" read as "Tor") is not the label of the face in the next
+    tile of a strip without labels, though it is where that face's label could be above it."""
+    faces = [(940, 89, 1163, 376), (1645, 177, 1831, 439)]
+    assert _names(_scanner([((1062, 15, 1150, 78), "Tor")]), faces) == [None, None]
+    # Under the "below" side, a label just over a face is the label of the tile above it, not on it.
+    above = Tile(0, 0, 0, 400, 300)
+    below = Tile(1, 0, 300, 400, 300)
+    faces = [(170, 100, 230, 180), (170, 310, 230, 390)]
+    scanner = _scanner([((10, 270, 150, 290), "Ada Lovelace"), ((10, 570, 150, 590), "Alan Turing")])
+    assert _names(scanner, faces, [above, below]) == ["Ada Lovelace", "Alan Turing"]
+
+
+def test_labels_of_tiles_side_by_side_are_not_joined_across_a_face() -> None:
+    """The detector's boxes of three labels a word space apart (a strip of small tiles) stay three
+    lines when a face sits between each one's start and the next one's; the parts of one label
+    (no face between) are joined."""
+    crop = np.zeros((60, 400, 3), np.uint8)
+    for x, word in ((12, "Virginia"), (149, "Yanina"), (289, "Pao")):
+        cv2.putText(crop, word, (x, 46), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (200, 200, 200), 1)
+    parts = [(10, 30, 140, 50), (147, 30, 280, 50), (287, 30, 360, 50)]
+    assert _lines(parts, crop, (False, False)) == [(10, 30, 360, 50)]
+    faces = np.array([(60, -20, 95, 25), (200, -22, 225, 25)], np.float64)
+    assert _lines(parts, crop, (False, False), faces) == parts
+    far = faces + np.array([0, -300, 0, -300])  # a face of another row is no reason
+    assert _lines(parts, crop, (False, False), far) == [(10, 30, 360, 50)]
+
+
+def test_text_printed_unlike_the_label_beside_it_is_no_part_of_it() -> None:
+    """A label's parts share one ink; a shirt's print next to the chip (dark on a light patch, or
+    dim) is a box of its own, not the label's trailing word ("Martin Thwaites E")."""
+    crop = np.full((40, 300, 3), 90, np.uint8)
+    cv2.rectangle(crop, (5, 8), (200, 34), (40, 40, 40), -1)  # the dark chip
+    cv2.putText(crop, "Ann Lee", (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (230, 230, 230), 2)
+    label, tail = (8, 10, 100, 32), (104, 10, 160, 32)
+    same = crop.copy()
+    cv2.putText(same, "Kim", (110, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (230, 230, 230), 2)
+    assert _lines([label, tail], same, (False, False)) == [(8, 10, 160, 32)]
+    shirt = crop.copy()
+    cv2.rectangle(shirt, (104, 6), (170, 36), (235, 235, 235), -1)
+    cv2.putText(shirt, "ME", (110, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (60, 30, 20), 2)
+    assert _lines([label, tail], shirt, (False, False)) == [label, tail]
+    dim = crop.copy()
+    cv2.putText(dim, "ET", (110, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (120, 125, 125), 2)
+    assert _lines([label, tail], dim, (False, False)) == [label, tail]
+
+
+def _read_once(mode: str) -> tuple[LabelScanner, tuple]:
+    """A scanner whose one face's own region below was read once at the screen's scale, no name in it."""
+    scanner = _scanner([])
+    key = ("track", 0, BELOW)
+    scanner._regions[key] = _Region((0, 0, 100, 50), np.zeros((12, 48), np.float32), 0.0, 0.0)
+    return scanner, key
+
+
+def test_a_face_left_unnamed_gets_a_closer_look() -> None:
+    """IMAGE mode looks at once, twice as large; a live stream on its back-off schedule, alternately
+    closer and at the screen's scale; a named face's region is not looked at again for it."""
+    scanner, key = _read_once(IMAGE)
+    region = scanner._regions[key]
+    assert scanner._urgency(region, key, 0.0, True, 0.0, IMAGE) == (0.0, 1, True)
+    assert scanner._urgency(region, key, 0.0, False, 0.0, IMAGE) is None
+    region.zoomed = True
+    assert scanner._urgency(region, key, 0.0, True, 0.0, IMAGE) is None
+    scanner, key = _read_once(LIVE)
+    region = scanner._regions[key]
+    assert scanner._urgency(region, key, 0.0, True, 0.5, LIVE) is None  # too soon after the last read
+    assert scanner._urgency(region, key, 0.0, True, 3.0, LIVE)[2] is True
+    region.zoomed = True
+    assert scanner._urgency(region, key, 0.0, True, 3.0, LIVE)[2] is False
+
+
+def test_a_closer_look_stays_within_its_pixel_budget() -> None:
+    """Twice the scale for label-sized areas, at most _ZOOM_MAX_SCALE; a big area is looked at no
+    closer than _ZOOM_PIXELS allow (a screen-wide strip at twice its scale was 11 MP, ten seconds),
+    and never less close than the screen's scale."""
+    small = [np.zeros((200, 500, 3), np.uint8)]
+    assert _zoom_scale(small, 0.75) == 1.5
+    assert _zoom_scale(small, 1.6) == _ZOOM_MAX_SCALE
+    big = [np.zeros((600, 1200, 3), np.uint8)]
+    assert 1.0 < _zoom_scale(big, 1.0) < 2.0
+    assert _zoom_scale(big, 1.0) ** 2 * 600 * 1200 == pytest.approx(_ZOOM_PIXELS)
+    strip = [np.zeros((416, 3333, 3), np.uint8)]
+    assert _zoom_scale(strip, 1.45) == 1.45

@@ -34,7 +34,7 @@ import numpy as np
 from .. import defaults
 from ..types import Faces, Tile
 from .names import StudentName, same_name
-from .ocr import NameReader, Rect, TextDetector, split_at_gaps
+from .ocr import NameReader, Rect, TextDetector, ink_contrast, split_at_gaps
 from .options import IdentityOptions
 
 log = logging.getLogger(__name__)
@@ -182,12 +182,17 @@ def _label_costs(boxes: np.ndarray, tiles: list[Tile | None], texts: np.ndarray,
         cost[rows] = np.where(ok, fit, np.where(inside, np.inf, cost[rows] + _OUTSIDE))
     # A label is never taken across a clearly nearer face of another tile (untiled faces: any
     # other face): it is that face's, read or not, or a word under it; never its neighbour's.
+    # Nor is text on a face, or just past it on the side's end of it (a cap's print, the face's own
+    # label), another face's label. (Just past its other end is where the label of the tile
+    # before it in the column is.)
     distance = np.where(near, reach_of, np.inf)
+    top, bottom = (y1 - 0.5 * fh, y2) if side == ABOVE else (y1, y2 + 0.5 * fh)
+    on = (mx >= x1) & (mx <= x2) & (ty2 >= top) & (ty1 <= bottom)
     group = np.array([t.index if t is not None else -1 - i for i, t in enumerate(tiles)])
     for i in range(len(boxes)):
         others = group != group[i]
         if others.any():
-            cost[i, distance[others].min(axis=0) < 0.5 * reach_of[i]] = np.inf
+            cost[i, (distance[others].min(axis=0) < 0.5 * reach_of[i]) | on[others].any(axis=0)] = np.inf
     return cost
 
 
@@ -228,6 +233,7 @@ class _Region:
     read_at: float  # when the last read started
     done_at: float = float("-inf")  # when its result was applied
     misses: int = 0  # reads in a row that left its face without a name: the next waits twice as long
+    zoomed: bool = False  # its last read was a closer look (_ZOOM): the next one after a miss is not
 
 
 @dataclass(frozen=True)
@@ -247,7 +253,9 @@ class _Job:
     thumbs: list[np.ndarray]  # per area, when the pass started: a result is dropped if the area changed since
     crops: list[np.ndarray]
     open_sides: list[tuple[bool, bool]]  # per area: (left, right) may cut through text (not the image's edge)
-    scale: float
+    scale: float  # the detector's input scale for this screen
+    zoomed: list[bool] = field(default_factory=list)  # per area: read at _ZOOM times `scale` (empty: none is)
+    faces: np.ndarray | None = None  # every face on the screen (xyxy): labels of tiles side by side stay apart
     first_read: bool = False  # some region was never read: faces are waiting for their keys
     found: list[list[_Text]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
@@ -256,7 +264,15 @@ class _Job:
 
 _NO_THUMB = np.zeros((0, 0), np.float32)
 _MAX_SCALE = 2.0  # detector input scale at most (a second look at small labels)
+# A face still unnamed after its region was read gets a look at this many times the screen's
+# scale: Zoom shrinks long names to 9 px at 1080p, BigBlueButton's dock prints 6 px titles, and
+# the detector only finds text of about 12 input pixels and up (it missed every such label at
+# the screen's scale and found them at twice it). At most _ZOOM_MAX_SCALE, and no more than
+# _ZOOM_PIXELS of detector input (about 2 s of one core): a closer look at a screen-wide strip
+# is not worth ten.
+_ZOOM, _ZOOM_MAX_SCALE, _ZOOM_PIXELS = 2.0, 3.0, 2_000_000
 _REGION_THUMB = (48, 12)
+_INK_RATIO = 0.6  # two parts of one line are one label when the fainter has this much of the other's contrast
 _IMAGE_PASSES = 4  # IMAGE mode: text passes after the first, for faces still without a label
 
 
@@ -264,16 +280,20 @@ def _text_size(rect: Rect) -> tuple[int, int]:
     return (32, 8) if rect[2] - rect[0] >= 2 * (rect[3] - rect[1]) else (16, 8)
 
 
-def _lines(found: list[Rect], width: int, open_sides: tuple[bool, bool]) -> list[Rect]:
-    """Horizontal text lines a few pixels tall (labels, not icons or speckle), minus lines cut by
-    an open side of the area: a neighbouring area holds them whole."""
+def _lines(found: list[Rect], crop: np.ndarray, open_sides: tuple[bool, bool],
+           faces: np.ndarray | None = None) -> list[Rect]:
+    """Horizontal text lines a few pixels tall (labels, not icons or speckle) in an area's pixels,
+    minus lines cut by an open side of the area: a neighbouring area holds them whole. `faces`
+    (xyxy, area pixels) keep apart labels side by side."""
     left, right = open_sides
+    width = crop.shape[1]
     joined: list[Rect] = []
     for b in sorted(found):
         # The detector splits a line at a wide word gap ("Zoe | Campbell (Co-host)"): rejoin the parts.
         for j, a in enumerate(joined):
             h = min(a[3] - a[1], b[3] - b[1])
-            if min(a[3], b[3]) - max(a[1], b[1]) >= 0.6 * h and b[0] - a[2] <= 0.6 * h:
+            if min(a[3], b[3]) - max(a[1], b[1]) >= 0.6 * h and b[0] - a[2] <= 0.6 * h \
+                    and not _face_between(a, b, faces) and _same_ink(crop, a, b):
                 joined[j] = (a[0], min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
                 break
         else:
@@ -291,6 +311,31 @@ def _lines(found: list[Rect], width: int, open_sides: tuple[bool, bool]) -> list
     return [b for b, c in zip(joined, cut) if not c and b[3] - b[1] >= 5 and b[2] - b[0] >= 1.2 * (b[3] - b[1])]
 
 
+def _same_ink(crop: np.ndarray, a: Rect, b: Rect) -> bool:
+    """The part of `b` past `a` is printed like `a`: of the same polarity and a like contrast
+    (within _INK_RATIO). Where the detector put text beside a label into a box of its own (a
+    shirt's print: "Martin Thwaites" + "EXPECTING"), that box is no part of the label. A part too
+    narrow or too flat to measure counts as the same."""
+    x = max(b[0], a[2])
+    if b[2] - x < 0.5 * (b[3] - b[1]):
+        return True
+    ca, cb = ink_contrast(crop, a), ink_contrast(crop, (x, b[1], b[2], b[3]))
+    if min(abs(ca), abs(cb)) < 1:  # a flat part: nothing printed to compare
+        return True
+    return ca * cb > 0 and min(abs(ca), abs(cb)) >= _INK_RATIO * max(abs(ca), abs(cb))
+
+
+def _face_between(a: Rect, b: Rect, faces: np.ndarray | None) -> bool:
+    """A face near line `a` lies wholly between the starts of `a` and `b`, the part after it: they
+    are the labels of two tiles side by side (a strip of small videos puts them a word space
+    apart), each starting left of its own face; one label's parts never have a face between."""
+    if faces is None or not len(faces):
+        return False
+    fx1, fy1, fx2, fy2 = faces.T
+    fh, cy = fy2 - fy1, (a[1] + a[3]) / 2
+    return bool(np.any((fx1 > a[0]) & (fx2 <= b[0]) & (cy >= fy1 - 3 * fh) & (cy <= fy2 + 3 * fh)))
+
+
 def _run_job(job: _Job, detector: TextDetector, reader: NameReader, background: bool) -> None:
     if background and sys.platform.startswith("linux"):
         # Linux nice is per thread: the output comes first. Re-reads also yield to the emotion
@@ -302,10 +347,16 @@ def _run_job(job: _Job, detector: TextDetector, reader: NameReader, background: 
         except OSError as exc:
             log.debug("could not lower the text pass's priority: %s", exc)
     try:
-        job.found = _read(job, range(len(job.crops)), job.scale, detector, reader)
+        zoomed = job.zoomed or [False] * len(job.crops)
+        job.found = [[] for _ in job.crops]
+        for zoom in (False, True):
+            areas = [i for i, z in enumerate(zoomed) if z == zoom]
+            scale = _zoom_scale([job.crops[i] for i in areas], job.scale) if zoom else job.scale
+            for i, texts in zip(areas, _read(job, areas, scale, detector, reader) if areas else ()):
+                job.found[i] = texts
         # Labels of downscaled screenshots and dense galleries can be 7 px tall, too small for the
         # detector: areas where no name came out are looked at again, half as large again.
-        again = [i for i, texts in enumerate(job.found) if not any(x.name for x in texts)]
+        again = [i for i, texts in enumerate(job.found) if not any(x.name for x in texts) and not zoomed[i]]
         if again and job.scale < _MAX_SCALE:
             for i, texts in zip(again, _read(job, again, min(_MAX_SCALE, 1.5 * job.scale), detector, reader)):
                 job.found[i] = job.found[i] + texts
@@ -318,13 +369,21 @@ def _run_job(job: _Job, detector: TextDetector, reader: NameReader, background: 
         job.done.set()
 
 
+def _zoom_scale(crops: Sequence[np.ndarray], scale: float) -> float:
+    """The detector scale of a closer look at these crops, read at `scale` otherwise."""
+    pixels = sum(c.shape[0] * c.shape[1] for c in crops)
+    return max(scale, min(_ZOOM * scale, _ZOOM_MAX_SCALE, float(np.sqrt(_ZOOM_PIXELS / max(pixels, 1)))))
+
+
 def _read(job: _Job, areas: Sequence[int], scale: float, detector: TextDetector,
           reader: NameReader) -> list[list[_Text]]:
     out = []
     crops = [job.crops[i] for i in areas]
     for i, crop, found in zip(areas, crops, detector.detect(crops, scale)):
         rx, ry = job.rects[i][:2]
-        lines = [part for b in _lines(found, crop.shape[1], job.open_sides[i]) for part in split_at_gaps(crop, b)]
+        faces = job.faces - np.array([rx, ry, rx, ry], np.float64) if job.faces is not None else None
+        found = _lines(found, crop, job.open_sides[i], faces)
+        lines = [part for b in found for part in split_at_gaps(crop, b)]
         texts = []
         for b, reading in zip(lines, reader.read_boxes(crop, lines)):
             # Words that are no name still take their place (a label that says "Microphone" is not
@@ -482,22 +541,13 @@ class LabelScanner:
                 continue
             thumb = grey.thumb(rect, _REGION_THUMB)
             entry = self._regions.get(key)
-            misses = 0
             if entry is None or max(abs(a - b) for a, b in zip(entry.rect, rect)) > 0.25 * float(sizes[i]):
-                urgency = float("inf")
-            else:
-                age = t - entry.read_at
-                changed = _changed(thumb, entry.thumb)
-                if age >= opts.reread_s:
-                    urgency = age
-                elif changed >= opts.change_threshold and age >= opts.min_interval_s:
-                    urgency = changed + age
-                elif (key in unnamed or (key[0] == "track" and ids[i] not in self._labelled)) \
-                        and self._since(key, t) >= min(opts.reread_s, opts.min_interval_s * 2 ** entry.misses):
-                    urgency, misses = age, entry.misses + 1  # read, but no name came out: look again, less often
-                else:
-                    continue
-            stale[key] = (urgency, rect, thumb, misses)
+                stale[key] = (float("inf"), rect, thumb, 0, False)
+                continue
+            unread = key in unnamed or (key[0] == "track" and ids[i] not in self._labelled)
+            due = self._urgency(entry, key, _changed(thumb, entry.thumb), unread, t, mode)
+            if due is not None:
+                stale[key] = (due[0], rect, thumb, *due[1:])
         # Every region a face may come back to is kept (its tile's band, both of its own), so one
         # already read is not read again at once when the face turns to another.
         wanted = set(keys) | {("track", tid, side) for tid in ids for side in (BELOW, ABOVE)}
@@ -515,18 +565,19 @@ class LabelScanner:
             picked = picked[: max(opts.tiles_per_frame, first)]
         elif mode != IMAGE:
             picked = picked[: opts.tiles_per_frame]
-        for key, (_, rect, thumb, misses) in picked:
+        for key, (_, rect, thumb, misses, zoom) in picked:
             old = self._regions.get(key)
             done = old.done_at if old and old.rect == rect else float("-inf")
-            self._regions[key] = _Region(rect, thumb, t, done, misses)
-        bands = [(rect, [key]) for key, (_, rect, _, _) in picked if key[0] == "tile"]
-        own = _merge([rect for key, (_, rect, _, _) in picked if key[0] != "tile"],
-                     [key for key, _ in picked if key[0] != "tile"])
-        areas = bands + own
-        sides = [(r[0] > 0, r[2] < w) for r, _ in areas]
-        crops = [image[y1:y2, x1:x2].copy() for (x1, y1, x2, y2), _ in areas]
-        thumbs = [grey.thumb(r, _REGION_THUMB) for r, _ in areas]
-        job = _Job([k for _, k in areas], [r for r, _ in areas], thumbs, crops, sides, self.detector.scale_for(h),
+            self._regions[key] = _Region(rect, thumb, t, done, misses, zoom)
+        areas = [(rect, [key], zoom) for key, (_, rect, _, _, zoom) in picked if key[0] == "tile"]
+        for zoom in (False, True):  # a closer look is a mosaic of its own: areas of one scale merge
+            own = [(key, rect) for key, (_, rect, _, _, z) in picked if key[0] != "tile" and z == zoom]
+            areas += [(r, k, zoom) for r, k in _merge([r for _, r in own], [k for k, _ in own])]
+        sides = [(r[0] > 0, r[2] < w) for r, _, _ in areas]
+        crops = [image[y1:y2, x1:x2].copy() for (x1, y1, x2, y2), _, _ in areas]
+        thumbs = [grey.thumb(r, _REGION_THUMB) for r, _, _ in areas]
+        job = _Job([k for _, k, _ in areas], [r for r, _, _ in areas], thumbs, crops, sides,
+                   self.detector.scale_for(h), [z for _, _, z in areas], faces.xyxy.astype(np.float64),
                    first_read=first > 0)
         log.debug("t=%.2f: reading %d label regions in %d areas", t, len(picked), len(areas))
         if background:
@@ -539,6 +590,25 @@ class LabelScanner:
             _run_job(job, self.detector, self.reader, False)
             self._apply(job, grey, t)
         return keys, True
+
+    def _urgency(self, entry: _Region, key: tuple, changed: float, unnamed: bool, t: float,
+                 mode: str) -> tuple[float, int, bool] | None:
+        """Whether a region read before is due again: (urgency, misses, closer look), or None.
+
+        A region whose face it left unnamed is looked at again, less often each time, alternately
+        closer (small labels) and at the screen's scale; in IMAGE mode the closer look comes at once."""
+        opts = self.options
+        age = t - entry.read_at
+        if age >= opts.reread_s:
+            return age, 0, False
+        if changed >= opts.change_threshold and age >= opts.min_interval_s:
+            return changed + age, 0, False
+        if not unnamed:
+            return None
+        if (mode == IMAGE and not entry.zoomed) \
+                or self._since(key, t) >= min(opts.reread_s, opts.min_interval_s * 2 ** entry.misses):
+            return age, entry.misses + 1, not entry.zoomed  # read, but no name came out: look again, less often
+        return None
 
     def _own_key(self, tid: int) -> tuple:
         """A face's own label region, below it or above it: the screen's side while its label is

@@ -28,7 +28,10 @@ _SUFFIX = re.compile(rf"\s*(?:[|¦｜/\\\-–—:]|\s[lI1!]\s)\s*{_ROOMS}.*$", r
 _BARE_ROOM = re.compile(rf"\s+{_ROOMS}\s*\d+\s*$", re.IGNORECASE)
 _ROOM_ONLY = re.compile(r"\s*[|¦｜]\s*.*$")
 _ELLIPSIS = re.compile(r"\s*(?:\.{2,}|…|。{2,})\s*$")
-_OPEN_BRACKET = re.compile(r"\s*[\(\[][^\)\]]*$")  # a suffix the app cut in half: "(she/h..."
+# A bracket never closed at the end: a suffix the app cut in half ("(she/h..."), or whose ")" the
+# label's box cut off or the recogniser lost ("Fred Dixon (roul" of a 5 px "(you)"). Apps put
+# roles and pronouns in brackets after the name; a name does not end in an open one.
+_OPEN_BRACKET = re.compile(r"\s*[\(\[][^\)\]]*$")
 _PAREN_END = re.compile(rf"(?:{_PAREN.pattern})\s*$", re.IGNORECASE)
 _JUNK = re.compile(r"[^\w\s'\-\.]", re.UNICODE)
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'"})
@@ -119,10 +122,8 @@ _ICON_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL")
 
 def _foreign_icon(text: str) -> str:
     """Drop a lone leading or trailing character of another script than the rest of a Latin
-    label ("退 Herzog" -> "Herzog"); a name written in that script keeps all of it."""
-    words = text.split()
-    if len(words) < 2:
-        return text
+    label ("退 Herzog" -> "Herzog", "灵jamie" -> "jamie": the icon read without a space after it);
+    a name written in that script keeps all of it."""
 
     def latin(word: str) -> bool:
         return any("LATIN" in unicodedata.name(c, "") for c in word)
@@ -130,6 +131,11 @@ def _foreign_icon(text: str) -> str:
     def icon(word: str) -> bool:
         return len(word) == 1 and any(s in unicodedata.name(word, "") for s in _ICON_SCRIPTS)
 
+    if len(text) >= 3 and icon(text[0]) and latin(text[1]) and all(latin(w) for w in text[1:].split()):
+        text = text[1:]
+    words = text.split()
+    if len(words) < 2:
+        return text
     if icon(words[0]) and all(latin(w) for w in words[1:]):
         words = words[1:]
     if len(words) >= 2 and icon(words[-1]) and all(latin(w) for w in words[:-1]):
@@ -162,7 +168,7 @@ def normalise(raw: str | None) -> StudentName | None:
         # Only a cut inside the name itself leaves a partial key; "Ann Lee | Roo..." is whole.
         tails = (_OPEN_BRACKET, _PAREN_END, _SUFFIX, _BARE_ROOM, _ROOM_ONLY)
         cut = not any(p.search(text) for p in tails)
-        text = _OPEN_BRACKET.sub("", text)
+    text = _OPEN_BRACKET.sub("", text)
     text = _PAREN.sub(" ", text)
     text = _SUFFIX.sub("", text)
     text = _BARE_ROOM.sub("", text)
