@@ -314,9 +314,15 @@ def explains_every_face(layout: Layout, faces: Faces | None) -> bool:
 
 
 def explains(layout: Layout, faces: Faces | None) -> float:
-    """How well `layout` explains the frame and `faces` (higher is better; see _score)."""
+    """How well `layout` explains `faces` (higher is better): the faces terms of _score only.
+
+    Not the tile count: a gallery that switched to speaker view has fewer tiles than the grid
+    before it, and is no worse for that."""
+    if faces is None or not len(faces):
+        return 0.0
     rects = [(t.x, t.y, t.w, t.h) for t in layout.tiles]
-    return _score(layout.kind, rects, faces.centers if faces is not None and len(faces) else None)
+    base = _score(layout.kind, rects, None)
+    return _score(layout.kind, rects, faces.centers) - base
 
 
 def find_layout(image: np.ndarray, options: LayoutOptions = LayoutOptions(), faces: Faces | None = None) -> Layout:

@@ -139,6 +139,7 @@ class GalleryPipeline:
         self._refresh = TileRefresh(self.options.refresh)
         self._classify = ClassifySchedule(self.options.classify)
         self._frames = 0
+        self._searched_at = 0  # the frame of the last layout search
         self._unexplained = 0  # searches in a row that kept a layout leaving faces unexplained
         self._last_t: float | None = None
         self._last_full_frame_t: float | None = None
@@ -194,6 +195,7 @@ class GalleryPipeline:
         self._refresh.reset()
         self._classify.reset()
         self._frames, self._last_t, self._last_full_frame_t, self._full_frame_at = 0, None, None, 0
+        self._searched_at = 0
         self._unexplained = 0
         self._avatars = self._self_view = Faces.empty()
 
@@ -376,16 +378,21 @@ class GalleryPipeline:
         the search is told the whole-frame faces when there are some, else the tracked ones."""
         current = self._layout.current
         faces = whole if whole is not None else self.tracker.faces
-        if current is not None and (
-            self._frames % self.options.layout_every != 0
+        if current is not None:
+            since = self._frames - self._searched_at
+            # Between searches the tiles are checked (cheaply) a few times: a gallery that
+            # scrolls or switches view is searched again within a fifth of `layout_every`.
+            if since < max(1, self.options.layout_every // 5):
+                return current, False
+            holds = layout_holds(image, current)
             # The cheap check only vouches for tiles that explain the faces: a first search that
             # merged two tiles (a gap lost to compression) must not hold because its gaps do.
             # Faces no tiling explains (two people on one camera, a face in a shared video)
             # stop costing a search once a few searches found nothing better.
-            or (layout_holds(image, current)
-                and (self._unexplained >= _UNEXPLAINED_SEARCHES or explains_every_face(current, faces)))
-        ):
-            return current, False
+            if holds and (since < self.options.layout_every or self._unexplained >= _UNEXPLAINED_SEARCHES
+                          or explains_every_face(current, faces)):
+                return current, False
+        self._searched_at = self._frames
         changed = self._layout.update(find_layout(image, self.options.layout, faces), faces) and current is not None
         new: Layout = self._layout.current  # type: ignore[assignment]
         self._unexplained = 0 if changed or explains_every_face(new, faces) else self._unexplained + 1

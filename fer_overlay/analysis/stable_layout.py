@@ -24,6 +24,17 @@ def same_tiles(old: Layout, new: Layout, tolerance: float = 0.02) -> bool:
     return bool(np.abs(a - b).max() <= tolerance * max(old.frame_size))
 
 
+def moved(old: Layout, new: Layout, tolerance: float = 0.02) -> bool:
+    """The same tiles all moved by one offset: a gallery scrolled, or its window dragged."""
+    if old.kind != new.kind or len(old.tiles) != len(new.tiles) or not old.tiles or old.frame_size != new.frame_size:
+        return False
+    a = np.array([t.xyxy for t in old.tiles], np.float64)
+    b = np.array([t.xyxy for t in new.tiles], np.float64)
+    shift = np.median(b - a, axis=0)
+    offset = np.array([shift[0], shift[1], shift[0], shift[1]])
+    return bool(np.abs(b - a - offset).max() <= tolerance * max(old.frame_size) * 0.25)
+
+
 @dataclass(frozen=True)
 class StableLayoutOptions:
     confirmations: int = 2  # consecutive searches a new layout must win before it is adopted
@@ -42,7 +53,9 @@ class StableLayout:
     One odd search (a JPEG-noisy frame, a speaker border flashing on, a frame captured
     mid-animation) must not flip the layout: tracks, names and captions all hang off it.
     A different layout is adopted only after it has been found `confirmations` times in a
-    row; a change of frame size is adopted at once (the source itself changed).
+    row; a change of frame size is adopted at once (the source itself changed), and so is
+    the same grid moved by one offset (a scrolled gallery: waiting would leave every tile
+    where its face no longer is, and an odd search does not move every tile alike).
     """
 
     def __init__(self, options: StableLayoutOptions | None = None) -> None:
@@ -69,6 +82,9 @@ class StableLayout:
         if worse or same_tiles(self.current, found, tol):
             self._pending, self._pending_count = None, 0
             return False
+        if moved(self.current, found, tol):
+            self.current, self._pending, self._pending_count = found, None, 0
+            return True
         if self._pending is not None and same_tiles(self._pending, found, tol):
             self._pending_count += 1
         else:
