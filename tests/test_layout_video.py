@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
+from fer_overlay.analysis.layout import explains
 from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
+from fer_overlay.analysis.stable_layout import StableLayout, StableLayoutOptions
 from fer_overlay.synth import Codec, Compression, FaceBank, GallerySpec, View, gallery_frames
 from fer_overlay.synth.evaluate import IdSwitches, score_frame
-from fer_overlay.types import Frame, LayoutKind, Tile
+from fer_overlay.types import Faces, Frame, Layout, LayoutKind, Tile
 
 
 def run(spec: GallerySpec, frames: int, **motion):
@@ -85,3 +88,32 @@ def test_a_first_layout_that_merged_two_tiles_is_searched_again_until_the_faces_
     assert kinds[0] == ("speaker", 8) and len(calls) >= 3, (kinds, calls)
     assert kinds[-1] == ("grid", 9), kinds
     assert kinds.index(("grid", 9)) <= 3 * 5, kinds  # seen twice at searches 5 frames apart
+
+
+def _grid(dx: int = 0, n: int = 9, size: int = 300) -> Layout:
+    tiles = tuple(Tile(i, 40 + dx + (i % 3) * (size + 8), 40 + (i // 3) * (size // 16 * 9 + 8), size, size // 16 * 9)
+                  for i in range(n))
+    return Layout(LayoutKind.GRID, tiles, (1280, 720))
+
+
+def test_the_same_grid_moved_is_adopted_at_once_and_an_odd_search_is_not():
+    """A scrolled gallery moves every tile by one offset: waiting for a second sighting would leave
+    every tile where its face no longer is. A search that moves only some tiles still waits."""
+    stable = StableLayout(StableLayoutOptions(confirmations=2))
+    assert stable.update(_grid())
+    assert stable.update(_grid(dx=60)) and stable.current.tiles[0].x == 100
+    odd = _grid(dx=60)
+    odd = replace(odd, tiles=(*odd.tiles[:8], replace(odd.tiles[8], x=odd.tiles[8].x + 80)))
+    assert not stable.update(odd) and stable.current.tiles[8].x == _grid(dx=60).tiles[8].x
+
+
+def test_fewer_tiles_that_explain_the_faces_as_well_are_no_worse():
+    """Speaker view has fewer tiles than the grid it replaces; faces decide, not the tile count."""
+    grid = _grid()
+    speaker = Layout(LayoutKind.SPEAKER, (Tile(0, 40, 40, 900, 640), Tile(1, 960, 40, 280, 160)), (1280, 720))
+    faces = Faces(xyxy=np.array([[400, 250, 500, 370], [1050, 80, 1110, 150]], np.float32))
+    assert explains(speaker, faces) >= explains(grid, faces)
+    stable = StableLayout(StableLayoutOptions(confirmations=2))
+    stable.update(grid)
+    assert not stable.update(speaker, faces) and stable.update(speaker, faces)
+    assert stable.current is speaker
