@@ -217,6 +217,19 @@ class Layout:
             out |= (x >= t.x) & (x < t.x + t.w) & (y >= t.y) & (y < t.y + t.h)
         return out
 
+    def offset_from(self, old: Layout, slack_px: float) -> tuple[int, int] | None:
+        """(dx, dy) when these are `old`'s tiles all moved by one offset (a gallery scrolled, its
+        window dragged), each within `slack_px` of it; None otherwise (another layout)."""
+        if (self.kind != old.kind or len(self.tiles) != len(old.tiles) or not self.tiles
+                or self.frame_size != old.frame_size):
+            return None
+        a = np.array([t.xyxy for t in old.tiles], np.float64)
+        b = np.array([t.xyxy for t in self.tiles], np.float64)
+        dx, dy = np.median(b - a, axis=0)[:2]
+        if np.abs(b - a - np.array([dx, dy, dx, dy])).max() > slack_px:
+            return None
+        return round(float(dx)), round(float(dy))
+
     def tile_of(self, points: np.ndarray) -> np.ndarray:
         """Tile index for each (x, y) point; -1 outside every tile or without a grid."""
         out = np.full(len(points), -1, np.int32)

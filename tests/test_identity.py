@@ -444,3 +444,35 @@ def test_identity_tracker_rejects_bad_options() -> None:
         IdentityOptions(keep_lost_s=-1)
     with pytest.raises(ValueError, match="label_band"):
         IdentityTracker(options=IdentityOptions(), reader=NameReader(OcrOptions(label_band=2.0)))
+
+
+class _CountingDetector(TextDetector):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def detect(self, crops, scale):
+        self.calls += 1
+        return super().detect(crops, scale)
+
+
+def test_labels_read_move_with_a_scrolled_gallery() -> None:
+    """A gallery scrolled by a few dozen pixels is the same labels in new places: what was read
+    moves with it, so nobody waits for a new text pass (or takes a neighbour's label meanwhile)."""
+    # Six tiles leave room above and below: the scrolled tiles stay whole on the screen.
+    image, truth = make_gallery(GallerySpec(participants=6, size=(1280, 720), seed=4, camera_off=0.0))
+    detector = _CountingDetector()
+    tracker = IdentityTracker(options=IdentityOptions(tiles_per_frame=16), detector=detector)
+    faces, layout = _faces(truth, grid=True), _grid(truth)
+    named, _ = tracker.update(image, layout, faces, 0.0, "video")
+    assert _right(named, truth) == [] and detector.calls > 0
+    dx, dy = 0, 40
+    moved = np.full_like(image, image[0, 0])
+    moved[dy:, dx:] = image[: image.shape[0] - dy, : image.shape[1] - dx]
+    shifted = Faces(xyxy=faces.xyxy + np.array([dx, dy, dx, dy], np.float32), track_id=faces.track_id, tile=faces.tile)
+    tiles = tuple(Tile(t.index, t.x + dx, t.y + dy, t.w, t.h) for t in layout.tiles)
+    calls = detector.calls
+    for t in (0.25, 0.5, 1.0):
+        named, _ = tracker.update(moved, Layout(LayoutKind.GRID, tiles, layout.frame_size), shifted, t, "video")
+        assert _right(named, truth) == []
+    assert detector.calls == calls  # nothing read again: the labels are where they were, moved

@@ -92,3 +92,18 @@ def test_a_copy_of_a_neighbours_label_on_a_moving_gallery_does_not_make_a_second
 def test_two_new_faces_with_one_label_are_still_two_students() -> None:
     t, labels = tracker()
     assert step(t, labels, 0.0, {1: "iPhone", 2: "iPhone"}) == {1: "iphone", 2: "iphone #2"}
+
+
+def test_a_misread_of_a_named_face_does_not_rename_it_but_a_lasting_new_name_does() -> None:
+    t, labels = tracker()
+    step(t, labels, 0.0, {1: "Yusuf Demir", 2: "Lucy Evans"})
+    # One pass misreads the label ("Yusuf Den" is nobody of this session); the next reads it right.
+    assert step(t, labels, 0.5, {1: "Yusuf Den", 2: "Lucy Evans"})[1] == "yusuf demir"
+    assert step(t, labels, 1.5, {1: "Yusuf Den", 2: "Lucy Evans"})[1] == "yusuf demir"
+    assert step(t, labels, 2.0, {1: "Yusuf Demir", 2: "Lucy Evans"})[1] == "yusuf demir"
+    # A name that stays (the student renamed themself) is taken once it has held settle_s.
+    for now in (3.0, 4.0):
+        assert step(t, labels, now, {1: "Joseph Okafor", 2: "Lucy Evans"})[1] == "yusuf demir"
+    assert step(t, labels, 5.5, {1: "Joseph Okafor", 2: "Lucy Evans"})[1] == "joseph okafor"
+    # A name of this session on a named face is a reorder: taken at once.
+    assert step(t, labels, 6.0, {1: "Lucy Evans", 2: "Joseph Okafor"}) == {1: "lucy evans", 2: "joseph okafor"}

@@ -26,13 +26,7 @@ def same_tiles(old: Layout, new: Layout, tolerance: float = 0.02) -> bool:
 
 def moved(old: Layout, new: Layout, tolerance: float = 0.02) -> bool:
     """The same tiles all moved by one offset: a gallery scrolled, or its window dragged."""
-    if old.kind != new.kind or len(old.tiles) != len(new.tiles) or not old.tiles or old.frame_size != new.frame_size:
-        return False
-    a = np.array([t.xyxy for t in old.tiles], np.float64)
-    b = np.array([t.xyxy for t in new.tiles], np.float64)
-    shift = np.median(b - a, axis=0)
-    offset = np.array([shift[0], shift[1], shift[0], shift[1]])
-    return bool(np.abs(b - a - offset).max() <= tolerance * max(old.frame_size) * 0.25)
+    return new.offset_from(old, tolerance * max(old.frame_size) * 0.25) not in (None, (0, 0))
 
 
 @dataclass(frozen=True)

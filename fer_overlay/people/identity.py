@@ -66,6 +66,7 @@ class _Who:
     shown: str | None = None  # the display form of `key` ("iPhone #2")
     tile: Rect | None = None  # where its tile was (None: no grid)
     before: tuple[str, str | None, str | None, str | None] | None = None  # key, base, display, shown before a new read
+    other: tuple[str, float] | None = None  # another name a named face reads, and since when
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class IdentityTracker:
     _lost: list[_Lost] = field(default_factory=list, init=False)
     _roster: dict[str, tuple[str, str | None]] = field(default_factory=dict, init=False)  # key -> (base, shown)
     _size: tuple[int, int] | None = field(default=None, init=False)
+    _layout: Layout | None = field(default=None, init=False)  # the previous frame's
 
     def __post_init__(self) -> None:
         self._labels = LabelScanner(self.reader, self.detector, self.options)
@@ -130,6 +132,7 @@ class IdentityTracker:
         self._lost.clear()
         self._roster.clear()
         self._size = None
+        self._layout = None
 
     def update(self, image: np.ndarray, layout: Layout, faces: Faces, t: float,
                mode: str = "video") -> tuple[Faces, Faces]:
@@ -140,6 +143,10 @@ class IdentityTracker:
         if mode == IMAGE or self._size != image.shape[:2]:
             self.reset()  # IMAGE calls are independent; a new screen size is a new screen
         self._size = image.shape[:2]
+        offset = layout.offset_from(self._layout, 0.005 * max(layout.frame_size)) if self._layout else None
+        if offset not in (None, (0, 0)):
+            self._labels.shift(*offset)  # type: ignore[misc]  # a scrolled gallery: what was read there moves with it
+        self._layout = layout
         ids = [int(v) if v >= 0 else -(i + 1) for i, v in enumerate(faces.track_id.tolist())]
         self._lose(set(ids), t)
         who = [self._who_for(tid, faces, i, t) for i, tid in enumerate(ids)]
@@ -196,16 +203,28 @@ class IdentityTracker:
                     any(_piece_of(cur.key, b) for b in held if b != w.base)
                     or any(j != i and (c := current[j]) is not None and c.key == cur.key for j in order)):
                 continue  # a named face keeps its name: that is a piece or a copy of a neighbour's label
-            strong[i] = True
             if w.base is not None and same_name(w.base, cur.key):
+                strong[i], w.other = True, None
                 if len(cur.display) > len(w.display or "") and w.key == w.base:
                     w.display = w.shown = cur.display  # the fuller read shows; the key stays
                 continue
+            since = t
+            known = any(b == cur.key for b, _ in self._roster.values())
+            if w.key is not None and not known:
+                # A named face reads a name nobody here has: a misread ("Yusuf Den") lasts until the
+                # next read, a rename stays. Keep the name until the other has held settle_s. (A
+                # name of this session is a reorder: taken at once, as the tiles moved.)
+                if w.other is None or w.other[0] != cur.key:
+                    w.other = (cur.key, t)
+                if t - w.other[1] < self.options.settle_s:
+                    continue
+                since = w.other[1]
+            strong[i] = True
             if w.base is not None:
                 log.info("track %d: %s -> %s", ids[i], w.display, cur.display)
             if w.key is not None:
                 w.before = (w.key, w.base, w.display, w.shown)
-            w.base, w.display, w.key, w.shown, w.pending_since = cur.key, cur.display, None, None, t
+            w.base, w.display, w.key, w.shown, w.pending_since, w.other = cur.key, cur.display, None, None, since, None
         holders: dict[str, int] = {}
         for i in sorted(order, key=lambda i: not strong[i]):  # one face per key, one that reads it first
             k = who[i].key

@@ -25,7 +25,7 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import cv2
@@ -257,6 +257,7 @@ class _Job:
     zoomed: list[bool] = field(default_factory=list)  # per area: read at _ZOOM times `scale` (empty: none is)
     faces: np.ndarray | None = None  # every face on the screen (xyxy): labels of tiles side by side stay apart
     first_read: bool = False  # some region was never read: faces are waiting for their keys
+    offset: tuple[int, int] = (0, 0)  # how far the gallery moved while the pass ran (LabelScanner.shift)
     found: list[list[_Text]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
@@ -465,6 +466,19 @@ class LabelScanner:
         if job is not None and not job.done.wait(timeout):
             log.warning("a text pass did not finish within %.0f s", timeout)
 
+    def shift(self, dx: int, dy: int) -> None:
+        """The gallery moved by (dx, dy) (scrolled, its window dragged): the labels read, the
+        regions and a pass in flight move with it, instead of sitting where no label is now
+        (read again, or worse, given to the face that moved under them)."""
+        if not (dx or dy):
+            return
+        self._texts = [replace(x, rect=_moved(x.rect, dx, dy)) for x in self._texts]
+        self._regions = {_moved_key(k, dx, dy): replace(r, rect=_moved(r.rect, dx, dy))
+                         for k, r in self._regions.items()}
+        self._keys = {tid: _moved_key(k, dx, dy) for tid, k in self._keys.items()}
+        if self._job is not None:
+            self._job.offset = (self._job.offset[0] + dx, self._job.offset[1] + dy)
+
     def reset(self) -> None:
         self._regions.clear()
         self._texts.clear()
@@ -647,12 +661,14 @@ class LabelScanner:
         if job.error is not None:
             log.warning("reading name labels failed: %s", job.error)
             return
-        same = [_changed(grey.thumb(r, _REGION_THUMB), th) < self.options.change_threshold
+        dx, dy = job.offset
+        same = [_changed(grey.thumb(_moved(r, dx, dy), _REGION_THUMB), th) < self.options.change_threshold
                 for r, th in zip(job.rects, job.thumbs)]
         texts = list(self._texts)
         for found, ok in zip(job.found, same):
             for x in found if ok else ():
-                x = _Text(x.rect, grey.thumb(x.rect, _text_size(x.rect)), x.name, x.score)
+                rect = _moved(x.rect, dx, dy)
+                x = _Text(rect, grey.thumb(rect, _text_size(rect)), x.name, x.score)
                 # A label seen by two overlapping areas, at two scales, or split by one, is kept once.
                 twin = next((j for j, y in enumerate(texts) if _same_place(x.rect, y.rect)), None)
                 if twin is None:
@@ -662,7 +678,7 @@ class LabelScanner:
         self._texts = texts
         for keys, ok in zip(job.keys, same):
             for key in keys:
-                region = self._regions.get(key)
+                region = self._regions.get(_moved_key(key, dx, dy))
                 if region is not None and ok:
                     region.done_at = t
 
@@ -751,6 +767,16 @@ def _off_the_row(boxes: np.ndarray, texts: np.ndarray, taken: list[tuple[int, in
             if sum(abs(y - line) <= h for y in mates) >= 2 and abs(float(texts[j][1]) - line) > 2 * h:
                 off.append((i, j))
     return off
+
+
+def _moved(r: Rect, dx: int, dy: int) -> Rect:
+    """`r` moved, kept at x, y >= 0 (a slice from a negative index would wrap round the frame)."""
+    return (max(0, r[0] + dx), max(0, r[1] + dy), max(0, r[2] + dx), max(0, r[3] + dy))
+
+
+def _moved_key(key: tuple, dx: int, dy: int) -> tuple:
+    """A region key after the gallery moved: a tile's band is keyed by the tile's place."""
+    return ("tile", *_moved(key[1:], dx, dy)) if key[0] == "tile" else key
 
 
 def _same_place(a: Rect, b: Rect) -> bool:
