@@ -80,6 +80,10 @@ def test_screen_text_that_is_no_name_is_rejected(text: str) -> None:
     ("Keiko Y amamoto", "Keiko Yamamoto"),  # a space after a wide capital
     ("iPhone", "iPhone"),
     ("Carlos lopez", "Carlos lopez"),
+    ("The0", "Theo"),  # a letter o read as a zero (LiveKit, real screenshot)
+    ("R0bert Kim", "Robert Kim"),
+    ("user10", "User10"),  # digits among digits stay
+    ("Ana | Room 10", "Ana"),
 ])
 def test_normalise_undoes_recogniser_slips(raw: str, display: str) -> None:
     name = normalise(raw)

@@ -66,6 +66,9 @@ _SMALL_L = re.compile(r"^l(?=[bcdfghjkmnpqrstvwxz][a-z]+\b|an\b)")
 # a capital then "Ie", "Ii", "Iu" or "I-Name" is no name nor an icon before one ("YIvan" is).
 # Not in all-caps text.
 _CAPITAL_I = re.compile(r"\b([A-Z])I(?=[eiu]|-[A-Z])")
+# A letter o read as a zero inside or at the end of a word ("The0", "R0bert"); digits among
+# digits ("user10", "Room 10") and a zero on its own stay.
+_ZERO_O = re.compile(r"(?<=[A-Za-z])0(?=[a-z])|(?<=[A-Za-z]{2})0\b")
 # Zoom's mic icon sits before the name and is read as a letter or digit: "YJennifer", "oFilip",
 # "2 Kim". A lone leading digit, or a letter glued before a capitalised word, is dropped
 # ("iPhone" and "eBay" keep theirs: brand spellings are common device names).
@@ -160,6 +163,7 @@ def normalise(raw: str | None) -> StudentName | None:
     text = _COUNT.sub(" ", text)
     if not text.isupper():
         text = _CAPITAL_I.sub(r"\1l", text)  # before the icon rule, which would take "A" of "AIex" for one
+    text = _ZERO_O.sub("o", text)
     text = _ICON.sub("", text)
     text = _foreign_icon(text)
     cut = False
