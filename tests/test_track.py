@@ -117,3 +117,19 @@ def test_a_track_nobody_looked_for_still_takes_its_moved_face_in_its_tile():
     b = tr.update(boxes((0, 24), tiles=[0]), looked=nowhere)
     assert b.track_id.tolist() == [a.track_id[0]]
     assert tr.last_matched == {a.track_id[0]}
+
+
+def test_tracks_move_with_a_scrolled_gallery():
+    """The layout says the gallery moved 90 px (more than a face is wide): the tracks move with
+    it, so each face keeps its id instead of starting a new track."""
+    tracker = Tracker()
+    boxes = np.array([[100, 100, 160, 170], [400, 100, 460, 170]], np.float32)
+    first = tracker.update(Faces(xyxy=boxes))
+    tracker.shift(90, 0)
+    moved = tracker.update(Faces(xyxy=boxes + np.array([90, 0, 90, 0], np.float32)))
+    assert moved.track_id.tolist() == first.track_id.tolist() and tracker.last_matched == {1, 2}
+    # Without the shift the same detections are new faces (the old tracks coast, unmatched).
+    other = Tracker()
+    other.update(Faces(xyxy=boxes))
+    other.update(Faces(xyxy=boxes + np.array([90, 0, 90, 0], np.float32)))
+    assert other.last_matched == frozenset()

@@ -396,6 +396,10 @@ class GalleryPipeline:
         changed = self._layout.update(find_layout(image, self.options.layout, faces), faces) and current is not None
         new: Layout = self._layout.current  # type: ignore[assignment]
         self._unexplained = 0 if changed or explains_every_face(new, faces) else self._unexplained + 1
+        if changed and current is not None:
+            offset = new.offset_from(current, self.options.stable_layout.tolerance * max(new.frame_size))
+            if offset is not None:
+                self.tracker.shift(*offset)  # a scrolled gallery: its faces moved with their tiles
         if changed:
             log.info("gallery layout changed: %s %d -> %s %d tiles", current.kind.value, len(current.tiles),  # type: ignore[union-attr]
                      new.kind.value, len(new.tiles))

@@ -25,8 +25,11 @@ def same_tiles(old: Layout, new: Layout, tolerance: float = 0.02) -> bool:
 
 
 def moved(old: Layout, new: Layout, tolerance: float = 0.02) -> bool:
-    """The same tiles all moved by one offset: a gallery scrolled, or its window dragged."""
-    return new.offset_from(old, tolerance * max(old.frame_size) * 0.25) not in (None, (0, 0))
+    """The same tiles all moved by one offset of a few pixels or more: a gallery scrolled, or
+    its window dragged (a JPEG wobble moves tiles by a pixel or two, and not all alike)."""
+    slack = tolerance * max(old.frame_size) * 0.25
+    offset = new.offset_from(old, slack)
+    return offset is not None and max(abs(offset[0]), abs(offset[1])) >= slack
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,12 @@ class StableLayout:
             self.current, self._pending, self._pending_count = found, None, 0
             return True
         worse = faces is not None and len(faces) and explains(found, faces) < explains(self.current, faces)
+        if not worse and moved(self.current, found, tol):  # before same_tiles: a scroll moves a little at a time
+            self.current, self._pending, self._pending_count = found, None, 0
+            return True
         if worse or same_tiles(self.current, found, tol):
             self._pending, self._pending_count = None, 0
             return False
-        if moved(self.current, found, tol):
-            self.current, self._pending, self._pending_count = found, None, 0
-            return True
         if self._pending is not None and same_tiles(self._pending, found, tol):
             self._pending_count += 1
         else:

@@ -90,6 +90,17 @@ class Tracker:
         self._tracks = [t for t in self._tracks if t.missed <= self.options.max_missed_frames]
         return self._report()
 
+    def shift(self, dx: float, dy: float) -> None:
+        """Move every track by (dx, dy): the gallery scrolled by that much (its layout says so),
+        and the faces in it with it. Without this a face that moved further than its box is
+        wide between two detections starts a new track, or takes its neighbour's."""
+        if not (dx or dy):
+            return
+        offset = np.array([dx, dy, dx, dy], np.float32)
+        for t in self._tracks:
+            f = t.faces
+            t.faces = f.with_(xyxy=f.xyxy + offset, landmarks=f.landmarks + np.array([dx, dy], np.float32))
+
     def _ages(self, period: int, looked: Callable[[Faces], np.ndarray] | None) -> list[int]:
         if looked is None or not self._tracks:
             return [period] * len(self._tracks)
