@@ -40,7 +40,7 @@ from .layout import LayoutOptions, explains_every_face, find_layout, layout_hold
 from .refresh import DetectionPolicy, RefreshOptions, RefreshStats, TilePlan, TileRefresh
 from .schedule import ClassifyOptions, ClassifySchedule
 from .smoothing import EmotionSmoother, SmoothingOptions, readable
-from .stable_layout import StableLayout, StableLayoutOptions
+from .stable_layout import StableLayout, StableLayoutOptions, moved, same_tiles
 from .track import Tracker, TrackerOptions, iou_matrix
 
 log = logging.getLogger(__name__)
@@ -393,7 +393,14 @@ class GalleryPipeline:
                           or explains_every_face(current, faces)):
                 return current, False
         self._searched_at = self._frames
-        changed = self._layout.update(find_layout(image, self.options.layout, faces), faces) and current is not None
+        found = find_layout(image, self.options.layout, faces)
+        tol = self.options.stable_layout.tolerance
+        if (whole is None and current is not None and not same_tiles(current, found, tol)
+                and not moved(current, found, tol)):
+            # Another view, judged on the faces there now: the tracks still sit where the old
+            # tiles were (a grid's 49 tracks explain a speaker view badly), so it would never win.
+            faces = detect_full_frame(self.detector, image, self.options.search)
+        changed = self._layout.update(found, faces) and current is not None
         new: Layout = self._layout.current  # type: ignore[assignment]
         self._unexplained = 0 if changed or explains_every_face(new, faces) else self._unexplained + 1
         if changed and current is not None:
