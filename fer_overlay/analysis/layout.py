@@ -106,12 +106,11 @@ def _rects(small: np.ndarray, full: np.ndarray, bg: np.ndarray, tol: int, opts: 
     return rects
 
 
-def _canvas_share(image: np.ndarray, bg: np.ndarray, tol: int, small_size: tuple[int, int]) -> np.ndarray:
-    """How much of each analysis pixel is canvas by brightness (float32, 0..1).
+def _canvas_share(grey: np.ndarray, bg: np.ndarray, tol: int, small_size: tuple[int, int]) -> np.ndarray:
+    """How much of each analysis pixel is canvas by brightness (float32, 0..1); `grey` is the frame's.
 
     Brightness only: codecs keep a quarter of the chroma samples, so a grey gap beside a red
     tile turns pinkish in JPEG or H.264 while its luma stays the canvas's."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     target = float(np.dot(bg[::-1], (0.299, 0.587, 0.114)))  # bg is BGR
     near = (np.abs(grey.astype(np.int16) - round(target)) <= tol).astype(np.float32)
     return cv2.resize(near, small_size, interpolation=cv2.INTER_AREA) if near.shape[1::-1] != small_size else near
@@ -344,6 +343,7 @@ def find_layout(image: np.ndarray, options: LayoutOptions = LayoutOptions(), fac
     if small.ndim == 2:
         small = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
     full = image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    full_grey = cv2.cvtColor(full, cv2.COLOR_BGR2GRAY)  # once: every canvas colour is tried on it
     centres = faces.centers * factor if faces is not None and len(faces) else None
     candidates = [_background_colour(small), *_flat_colours(small, options.canvas_candidates)]
     best: tuple[float, LayoutKind, list[Rect], list[Rect], np.ndarray] | None = None
@@ -354,7 +354,7 @@ def find_layout(image: np.ndarray, options: LayoutOptions = LayoutOptions(), fac
             continue
         tried.append((bg, tol))
         regions = _split_nested(_rects(small, full, bg, tol, options))
-        share = _canvas_share(full, bg, tol, (small.shape[1], small.shape[0]))
+        share = _canvas_share(full_grey, bg, tol, (small.shape[1], small.shape[0]))
         cells = _rejoin(_xy_cut(share, max(2, round(0.03 * small.shape[0]))), 2.5 * options.size_tolerance)
         cells = [r for r in cells if r[2] * r[3] >= options.min_tile_fraction * small.shape[0] * small.shape[1]]
         for from_cells, (rects, insets) in ((False, regions), (True, (cells, []))):

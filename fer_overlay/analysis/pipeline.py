@@ -221,7 +221,7 @@ class GalleryPipeline:
             # tell the layout search which tiling explains them (every face in a tile, one
             # face per tile). Later searches use the tracked faces instead.
             whole = detect_full_frame(self.detector, image, opts.search)
-        layout, relayout = self._update_layout(image, whole)
+        layout, relayout, whole = self._update_layout(image, whole)
         timings["layout"] = _ms(t0)
         t1 = time.perf_counter()
         found = self._detect(image, frame.timestamp, layout, relayout, whole)
@@ -372,8 +372,9 @@ class GalleryPipeline:
         read[chosen] = True
         return probs, read
 
-    def _update_layout(self, image: np.ndarray, whole: Faces | None) -> tuple[Layout, bool]:
-        """(the layout for this frame, whether it just changed). Searched on the first frame
+    def _update_layout(self, image: np.ndarray, whole: Faces | None) -> tuple[Layout, bool, Faces | None]:
+        """(the layout for this frame, whether it just changed, the whole-frame faces when a
+        detection over the whole frame ran for it: `whole`, or one run here). Searched on the first frame
         and every `layout_every` frames unless the known tiles still hold (a cheap check);
         the search is told the whole-frame faces when there are some, else the tracked ones."""
         current = self._layout.current
@@ -383,7 +384,7 @@ class GalleryPipeline:
             # Between searches the tiles are checked (cheaply) a few times: a gallery that
             # scrolls or switches view is searched again within a fifth of `layout_every`.
             if since < max(1, self.options.layout_every // 5):
-                return current, False
+                return current, False, whole
             holds = layout_holds(image, current)
             # The cheap check only vouches for tiles that explain the faces: a first search that
             # merged two tiles (a gap lost to compression) must not hold because its gaps do.
@@ -391,7 +392,7 @@ class GalleryPipeline:
             # stop costing a search once a few searches found nothing better.
             if holds and (since < self.options.layout_every or self._unexplained >= _UNEXPLAINED_SEARCHES
                           or explains_every_face(current, faces)):
-                return current, False
+                return current, False, whole
         self._searched_at = self._frames
         found = find_layout(image, self.options.layout, faces)
         tol = self.options.stable_layout.tolerance
@@ -399,7 +400,7 @@ class GalleryPipeline:
                 and not moved(current, found, tol)):
             # Another view, judged on the faces there now: the tracks still sit where the old
             # tiles were (a grid's 49 tracks explain a speaker view badly), so it would never win.
-            faces = detect_full_frame(self.detector, image, self.options.search)
+            faces = whole = detect_full_frame(self.detector, image, self.options.search)
         changed = self._layout.update(found, faces) and current is not None
         new: Layout = self._layout.current  # type: ignore[assignment]
         self._unexplained = 0 if changed or explains_every_face(new, faces) else self._unexplained + 1
@@ -410,7 +411,7 @@ class GalleryPipeline:
         if changed:
             log.info("gallery layout changed: %s %d -> %s %d tiles", current.kind.value, len(current.tiles),  # type: ignore[union-attr]
                      new.kind.value, len(new.tiles))
-        return new, changed
+        return new, changed, whole
 
     def _full_frame_due(self, t: float) -> bool:
         last = self._last_full_frame_t
