@@ -291,6 +291,9 @@ class Analysis:
     refresh_age_s: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     tiles_detected: tuple[int, ...] = ()  # Tile.index values the detector looked in on this frame
     full_frame: bool = False  # the whole-frame pass ran on this frame
+    # Student keys moved on this frame to a better read of their name, (old, new) in order (see
+    # fer_overlay.people.identity): whatever is keyed by student follows, the record included.
+    renamed: tuple[tuple[str, str], ...] = ()
 
 
 # What the virtual camera shows (views.compose draws it).

@@ -31,6 +31,7 @@ from fer_overlay.types import Faces, Frame, Layout, LayoutKind, Tile
     ("Kofi Mensah she/her", "Kofi Mensah", "kofi mensah"),
     ("Patrick Byrne | Room 12", "Patrick Byrne", "patrick byrne"),
     ("Patrick Byrne l Room 12", "Patrick Byrne", "patrick byrne"),  # OCR read the bar as "l"
+    ("Ryan Murphy I Rom 38", "Ryan Murphy", "ryan murphy"),  # ...and a small "Room" as "Rom"
     ("Tanvi Joshi (Guest)", "Tanvi Joshi", "tanvi joshi"),
     ("Nikhil Rao (Co-host)", "Nikhil Rao", "nikhil rao"),
     ("Ryan O’Neil", "Ryan O'Neil", "ryan oneil"),

@@ -25,6 +25,7 @@ class ScriptedLabels:
 
     def __init__(self) -> None:
         self.shows: dict[int, str | None] = {}
+        self.read_at: dict[int, float] = {}  # when each track's label was last read (default: long ago)
 
     def labels(self, image, faces: Faces, tiles, ids: Sequence[int], bases, first_seen, t, mode):
         current: list[StudentName | None] = [normalise(self.shows.get(i)) if self.shows.get(i) else None
@@ -32,7 +33,9 @@ class ScriptedLabels:
         return current, [False] * len(ids)
 
     def read_since(self, ids: Sequence[int]) -> list[float]:
-        return [float("inf")] * len(ids)  # every face was looked at: a missing read is final after settle_s
+        # Every face was looked at (a missing read is final after settle_s); where a test says
+        # when labels were read (step(read=True)), the rules that count reads see each read.
+        return [self.read_at.get(i, float("inf")) for i in ids]
 
     def close(self, timeout: float = 5.0) -> None:
         pass
@@ -48,8 +51,12 @@ def tracker() -> tuple[IdentityTracker, ScriptedLabels]:
     return t, labels
 
 
-def step(t: IdentityTracker, labels: ScriptedLabels, now: float, shows: dict[int, str | None]) -> dict[int, str | None]:
+def step(t: IdentityTracker, labels: ScriptedLabels, now: float, shows: dict[int, str | None],
+         read: bool = False) -> dict[int, str | None]:
+    """One frame; `read`: every label was read anew on it (else what was read before is shown)."""
     labels.shows = shows
+    if read:
+        labels.read_at.update(dict.fromkeys(shows, now))
     ids = sorted(shows)
     faces = Faces(xyxy=np.array([BOXES[i] for i in ids], np.float32), track_id=np.array(ids))
     named, _ = t.update(IMAGE, LAYOUT, faces, now, "video")
@@ -107,3 +114,55 @@ def test_a_misread_of_a_named_face_does_not_rename_it_but_a_lasting_new_name_doe
     assert step(t, labels, 5.5, {1: "Joseph Okafor", 2: "Lucy Evans"})[1] == "joseph okafor"
     # A name of this session on a named face is a reorder: taken at once.
     assert step(t, labels, 6.0, {1: "Lucy Evans", 2: "Joseph Okafor"}) == {1: "lucy evans", 2: "joseph okafor"}
+
+
+def test_a_partial_first_read_moves_to_the_fuller_read_and_says_so() -> None:
+    t, labels = tracker()
+    # The first pass read the label while the gallery slid: "e Dubois"; the next one reads it whole.
+    assert step(t, labels, 0.0, {1: "e Dubois", 2: "Lucy Evans"}, read=True) == {1: "e dubois", 2: "lucy evans"}
+    assert t.renamed == ()
+    assert step(t, labels, 2.0, {1: "Camille Dubois", 2: "Lucy Evans"}, read=True)[1] == "camille dubois"
+    assert t.renamed == (("e dubois", "camille dubois"),)
+    named, _ = t.update(IMAGE, LAYOUT, Faces(xyxy=np.array([BOXES[1]], np.float32), track_id=np.array([1])), 2.5)
+    assert named.name == ("Camille Dubois",) and t.renamed == ()  # reported once
+    # A cut read of the name now is no reason to move back.
+    assert step(t, labels, 4.0, {1: "e Dubois", 2: "Lucy Evans"}, read=True)[1] == "camille dubois"
+    assert t.renamed == ()
+
+
+def test_another_spelling_moves_the_key_once_it_was_read_more_often() -> None:
+    t, labels = tracker()
+    assert step(t, labels, 0.0, {1: "Tariqg Hussain"}, read=True)[1] == "tariqg hussain"
+    # Shown for many frames but read once: one read against one, the key stays.
+    for now in (0.5, 1.0, 1.5):
+        assert step(t, labels, now, {1: "Tariq Hussain"}, read=now == 0.5)[1] == "tariqg hussain"
+    assert t.renamed == ()
+    assert step(t, labels, 2.0, {1: "Tariq Hussain"}, read=True)[1] == "tariq hussain"
+    assert t.renamed == (("tariqg hussain", "tariq hussain"),)
+
+
+def test_a_name_of_this_session_or_on_screen_is_never_taken_by_a_better_read() -> None:
+    t, labels = tracker()
+    step(t, labels, 0.0, {1: "Naomi Williams", 2: "Lucy Evans"}, read=True)
+    # After a layout switch the smaller labels read in part: the roster's name, however often.
+    for k, now in enumerate((1.0, 2.0, 3.0, 4.0)):
+        assert step(t, labels, now, {3: "Naom Williams", 4: "y Evans"}, read=True) == {
+            3: "naomi williams", 4: "lucy evans"}, k
+    assert t.renamed == ()
+    # "Lucy" is a student of her own; a read of her label that is her neighbour's name, while his
+    # label is between reads, leaves both keys where they are.
+    for now in (5.0, 6.0, 7.5):
+        keys = step(t, labels, now, {3: "Naomi Williams", 4: "Lucy Evans", 1: "Lucy"}, read=True)
+    assert keys == {3: "naomi williams", 4: "lucy evans", 1: "lucy"}
+    keys = step(t, labels, 8.0, {3: "Naomi Williams", 4: None, 1: "Lucy Evans"}, read=True)
+    assert keys == {3: "naomi williams", 4: "lucy evans", 1: "lucy"} and t.renamed == ()
+
+
+def test_text_read_after_a_name_moves_the_key_only_once_it_was_read_more_often() -> None:
+    t, labels = tracker()
+    # A pronoun suffix read wrong looks like the rest of a cut name; one read of it is not enough.
+    assert step(t, labels, 0.0, {1: "Wen Li"}, read=True)[1] == "wen li"
+    assert step(t, labels, 2.0, {1: "Wen Li thny them"}, read=True)[1] == "wen li"
+    assert step(t, labels, 4.0, {1: "Wen Li"}, read=True)[1] == "wen li"
+    assert step(t, labels, 6.0, {1: "Wen Li thny them"}, read=True)[1] == "wen li"
+    assert t.renamed == ()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -114,3 +116,23 @@ def test_a_class_turn_is_detected_once():
             if record.turn:
                 turns.append(record.t)
     assert len(turns) == 1 and 10 <= turns[0] <= 14
+
+
+def test_a_renamed_student_is_one_student_and_the_rename_goes_with_the_next_second():
+    """A key moved to a better read of the name (identity's `renamed`): the second finished before
+    it keeps the old key, the next second carries the rename, and insight has one student."""
+    ins = ClassInsight(InsightOptions(attention_after_s=30))
+    lay = grid(2)
+    old = faces(["happy", "sad"], names=["e dubois", "Ben"])
+    new = faces(["happy", "sad"], names=["camille dubois", "Ben"])
+    out = ins.add(analysis(0.0, old, lay), class_mood(old, lay, 0.0))
+    out += ins.add(analysis(0.5, old, lay), class_mood(old, lay, 0.5))
+    renamed = replace(analysis(1.2, new, lay), renamed=(("e dubois", "camille dubois"),))
+    out += ins.add(renamed, class_mood(new, lay, 1.2))
+    out += ins.add(analysis(2.1, new, lay), class_mood(new, lay, 2.1))
+    assert [(c.t, c.renamed) for c, _ in out] == [(0, ()), (1, (("e dubois", "camille dubois"),))]
+    assert [r.student for r in out[0][1]] == ["e dubois", "Ben"]
+    assert sorted(r.student for r in out[1][1]) == ["Ben", "camille dubois"]  # no "e dubois" gone from view
+    for t in range(3, 40):
+        ins.add(analysis(float(t), new, lay), class_mood(new, lay, float(t)))
+    assert {a.student for a in ins.attention(39.0)} == {"Ben"}  # Ben is negative; nobody is "not visible"

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -357,6 +358,68 @@ def test_a_display_name_first_seen_later_is_kept(db: Path) -> None:
         assert StudentSecond(0, "a", name="A") == StudentSecond(0, "a")  # the key is the identity
         with pytest.raises(ValueError, match="name"):
             StudentSecond(0, "a", name=3)  # type: ignore[arg-type]
+
+
+def _renamed_second(t: int, key: str,
+                    renamed: tuple[tuple[str, str], ...] = ()) -> tuple[ClassSecond, list[StudentSecond]]:
+    rows = [StudentSecond(t, key, Emotion.HAPPY, 0.9, name=key.title()),
+            StudentSecond(t, "ben okafor", Emotion.NEUTRAL, 0.8, name="Ben Okafor")]
+    return replace(ClassSecond.from_students(t, rows), renamed=renamed), rows
+
+
+def test_a_renamed_student_is_one_student_on_disk_and_in_one_batch(db: Path) -> None:
+    """Rows already on disk and rows earlier in the same batch go under the better-read key."""
+    rename = (("e dubois", "camille dubois"),)
+    with SessionStore.open(db) as store:
+        sid = store.start_session("x", False, {}).id
+        store.append_many(sid, [_renamed_second(t, "e dubois") for t in range(3)])
+        store.append_many(sid, [_renamed_second(3, "e dubois"), _renamed_second(4, "camille dubois", rename),
+                                _renamed_second(5, "camille dubois")])
+        # Later, a new face reads "e dubois": a different student, never folded into Camille.
+        store.append_many(sid, [_renamed_second(6, "e dubois")])
+        assert store.students(sid) == ["ben okafor", "camille dubois", "e dubois"]
+        assert store.names(sid)["camille dubois"] == "Camille Dubois"
+        assert [r.t for r in store.read_students(sid, "camille dubois")] == [0, 1, 2, 3, 4, 5]
+        assert [r.t for r in store.read_students(sid, "e dubois")] == [6]
+        first = dict(store.query("SELECT student, first_t FROM session_students WHERE session_id = ?", (sid,)))
+        assert first == {"ben okafor": 0, "camille dubois": 0, "e dubois": 6}
+        assert store.forget_student("Camille Dubois").rows == 6
+
+
+def test_a_rename_onto_a_key_with_rows_keeps_one_row_per_second(db: Path) -> None:
+    with SessionStore.open(db) as store:
+        sid = store.start_session("x", False, {}).id
+        store.append(sid, *_renamed_second(0, "tariqg hussain"))
+        rows = [StudentSecond(1, "tariq hussain", Emotion.SAD, 0.5, name="Tariq Hussain")]
+        store.append(sid, ClassSecond.from_students(1, rows), rows)
+        store.append(sid, *_renamed_second(2, "tariq hussain", (("tariqg hussain", "tariq hussain"),)))
+        assert [r.t for r in store.read_students(sid, "tariq hussain")] == [0, 1, 2]
+        assert "tariqg hussain" not in store.students(sid)
+        with pytest.raises(ValueError, match="renamed"):
+            ClassSecond(0, renamed=(("a", "a"),))
+
+
+def test_async_writer_keeps_the_renames_of_a_dropped_second(db: Path) -> None:
+    with SessionStore.open(db) as store:
+        sid = store.start_session("x", False, {}).id
+    other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    writer = AsyncWriter(db, sid, max_queue=1, busy_timeout=10)
+    assert writer.put(*_renamed_second(0, "e dubois"))
+    writer.flush(timeout=10)
+    other.execute("BEGIN IMMEDIATE")  # the disk stalls: the queue fills, the renaming second is dropped
+    t = 1
+    while writer.put(*_renamed_second(t, "e dubois")):  # one batch in flight, one queued: then full
+        t += 1
+        assert t < 10
+    assert not writer.put(*_renamed_second(t + 1, "camille dubois", (("e dubois", "camille dubois"),)))
+    other.execute("ROLLBACK")
+    other.close()
+    writer.flush(timeout=20)
+    assert writer.put(*_renamed_second(t + 2, "camille dubois"))
+    writer.close(timeout=20)
+    with SessionStore.open(db) as store:
+        assert [r.t for r in store.read_students(sid, "camille dubois")] == [*range(t), t + 2]
+        assert "e dubois" not in store.students(sid)
 
 
 def test_export_csv(db: Path, tmp_path: Path) -> None:

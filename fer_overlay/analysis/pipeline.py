@@ -238,6 +238,7 @@ class GalleryPipeline:
             # Between detections tracks keep their boxes; their tile follows the layout.
             tracked = tracked.with_(tile=layout.tile_of(tracked.centers))
         tracked, hidden = self.identity.update(image, layout, tracked, frame.timestamp, opts.mode.value)
+        renamed = self.identity.renamed
         timings["track"] = _ms(t2)
         t3 = time.perf_counter()
         crops = crop_faces(image, tracked, opts.crop)
@@ -249,6 +250,7 @@ class GalleryPipeline:
         # Only what was read this frame updates a student's emotion; the rest keep theirs.
         faces = self.smoother.update(tracked, probs, read, frame.timestamp)
         if self.baselines is not None:
+            self.baselines.rename(renamed)
             faces = self.baselines.update(faces, faces.student, frame.timestamp)
         timings["smooth"] = _ms(t5)
         age = self._classify.ages(faces.track_id, frame.timestamp)
@@ -256,7 +258,7 @@ class GalleryPipeline:
         timings["total"] = _ms(t0)
         self._frames += 1
         return Analysis(frame.index, frame.timestamp, faces, layout, found.faces is not None, timings, hidden,
-                                self._avatars, self._self_view, age, found.tiles, found.full_frame)
+                                self._avatars, self._self_view, age, found.tiles, found.full_frame, renamed)
 
     def _detect(self, image: np.ndarray, t: float, layout: Layout, relayout: bool, whole: Faces | None) -> _Found:
         """Run the detector where this frame needs it, and set aside profile photos and the self-view."""

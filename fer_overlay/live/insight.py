@@ -93,6 +93,7 @@ class ClassInsight:
     _pending: tuple[int, Analysis, ClassMood] | None = field(default=None, init=False)
     _students: dict[str, _Student] = field(default_factory=dict, init=False)
     _last_turn: float = field(default=-1e9, init=False)
+    _renamed: list[tuple[str, str]] = field(default_factory=list, init=False)  # for the next second
     turns: list[int] = field(default_factory=list, init=False)
 
     def add(self, analysis: Analysis, mood: ClassMood) -> list[tuple[ClassSecond, list[StudentSecond]]]:
@@ -102,6 +103,13 @@ class ClassInsight:
         done = []
         if self._pending is not None and second > self._pending[0]:
             done.append(self._finish(*self._pending))
+        # A second finished above was seen before these renames (its rows carry the old keys);
+        # the next one goes out with them, and the store moves what it holds first.
+        for old, new in analysis.renamed:
+            self._renamed.append((old, new))
+            st = self._students.pop(old, None)
+            if st is not None and new not in self._students:
+                self._students[new] = st
         self._pending = (second, analysis, mood)
         return done
 
@@ -129,7 +137,9 @@ class ClassInsight:
         record = ClassSecond(
             t=t, present=mood.present, camera_off=mood.camera_off, not_visible=len(gone), unknown=mood.unknown,
             counts=mood.counts, balance=float(np.clip(mood.balance, -1, 1)), turn=turn,
+            renamed=tuple(self._renamed),
         )
+        self._renamed = []
         return record, rows + gone
 
     def _turn(self, t: int, now: float) -> bool:

@@ -23,12 +23,23 @@ the smaller labels read worse than the grid's did); a read that is a piece of a 
 on screen holds is most likely that neighbour's label (a named face ignores it, a new face waits
 ``settle_s`` for a whole read); and a named face does not take a label another face reads at the
 same moment (two stale copies of one moving label).
+
+A first read can be wrong in part and later reads right ("e Dubois" while the gallery slid,
+"Camille Dubois" on every read after). A student's key follows the reads of its own label: it
+moves at once to a read that adds the start of the name (its key the end of the new one), and to
+any other spelling once that was read more often than the key's own (a key this session knew
+before, such as the roster's name for a partial read, moves only to a read that adds its start);
+never to a piece of it, never to a key of another student of this session. Each move is reported
+(:attr:`IdentityTracker.renamed`) so that everything keyed by student follows it: the baselines,
+insight, and the record, which files the rows already written under the new key (one student,
+under the name on the screen).
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -67,6 +78,9 @@ class _Who:
     tile: Rect | None = None  # where its tile was (None: no grid)
     before: tuple[str, str | None, str | None, str | None] | None = None  # key, base, display, shown before a new read
     other: tuple[str, float] | None = None  # another name a named face reads, and since when
+    reads: Counter[str] = field(default_factory=Counter)  # how often each spelling of its name was read
+    read_at: float = float("-inf")  # when its label region was last read, as counted in `reads`
+    confirmed: bool = False  # its key is a name read before (roster, lost): see _better_read
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,13 @@ class IdentityTracker:
     _roster: dict[str, tuple[str, str | None]] = field(default_factory=dict, init=False)  # key -> (base, shown)
     _size: tuple[int, int] | None = field(default=None, init=False)
     _layout: Layout | None = field(default=None, init=False)  # the previous frame's
+    _renamed: list[tuple[str, str]] = field(default_factory=list, init=False)
+
+    @property
+    def renamed(self) -> tuple[tuple[str, str], ...]:
+        """(old key, new key) of the students whose key the last update moved to a better read of
+        their name, in order; whatever is keyed by student follows (see the module docstring)."""
+        return tuple(self._renamed)
 
     def __post_init__(self) -> None:
         self._labels = LabelScanner(self.reader, self.detector, self.options)
@@ -133,6 +154,7 @@ class IdentityTracker:
         self._roster.clear()
         self._size = None
         self._layout = None
+        self._renamed.clear()
 
     def update(self, image: np.ndarray, layout: Layout, faces: Faces, t: float,
                mode: str = "video") -> tuple[Faces, Faces]:
@@ -143,6 +165,7 @@ class IdentityTracker:
         if mode == IMAGE or self._size != image.shape[:2]:
             self.reset()  # IMAGE calls are independent; a new screen size is a new screen
         self._size = image.shape[:2]
+        self._renamed.clear()
         offset = layout.offset_from(self._layout, 0.005 * max(layout.frame_size)) if self._layout else None
         if offset not in (None, (0, 0)):
             self._labels.shift(*offset)  # type: ignore[misc]  # a scrolled gallery: what was read there moves with it
@@ -157,8 +180,14 @@ class IdentityTracker:
         if self.options.read_names and n:
             current, shadowed = self._labels.labels(image, faces, tiles, ids, [w.base for w in who],
                                                     [w.first_seen for w in who], t, mode)
-            scanned = [d >= w.pending_since for w, d in zip(who, self._labels.read_since(ids))]
-        students, shown = self._resolve(faces, tiles, ids, who, current, scanned, shadowed, t, mode)
+            done = self._labels.read_since(ids)
+            scanned = [d >= w.pending_since for w, d in zip(who, done)]
+            fresh = [d > w.read_at for w, d in zip(who, done)]  # read again since the last update
+            for w, d in zip(who, done):
+                w.read_at = max(w.read_at, d)
+        else:
+            fresh = [False] * n
+        students, shown = self._resolve(faces, tiles, ids, who, current, scanned, shadowed, fresh, t, mode)
         named = faces.with_(name=tuple(shown), student=tuple(students))
         blocked = self.options.opt_out_keys if self.options.read_names else frozenset()
         if not blocked:
@@ -185,7 +214,7 @@ class IdentityTracker:
 
     def _resolve(self, faces: Faces, tiles: list[Tile | None], ids: list[int], who: list[_Who],
                  current: list[StudentName | None], scanned: list[bool], shadowed: list[bool],
-                 t: float, mode: str) -> tuple[list[str | None], list[str | None]]:
+                 fresh: list[bool], t: float, mode: str) -> tuple[list[str | None], list[str | None]]:
         strong = [False] * len(faces)
         for i, w in enumerate(who):
             w.box = faces.xyxy[i].copy()
@@ -205,7 +234,10 @@ class IdentityTracker:
                 continue  # a named face keeps its name: that is a piece or a copy of a neighbour's label
             if w.base is not None and same_name(w.base, cur.key):
                 strong[i], w.other = True, None
-                if len(cur.display) > len(w.display or "") and w.key == w.base:
+                w.reads[cur.key] += fresh[i]
+                if fresh[i] and cur.key != w.base and w.key == w.base and self._better_read(w, cur.key, held):
+                    self._rename(ids[i], w, cur)
+                elif len(cur.display) > len(w.display or "") and w.key == w.base:
                     w.display = w.shown = cur.display  # the fuller read shows; the key stays
                 continue
             since = t
@@ -225,6 +257,7 @@ class IdentityTracker:
             if w.key is not None:
                 w.before = (w.key, w.base, w.display, w.shown)
             w.base, w.display, w.key, w.shown, w.pending_since, w.other = cur.key, cur.display, None, None, since, None
+            w.reads = Counter({cur.key: 1})
         holders: dict[str, int] = {}
         for i in sorted(order, key=lambda i: not strong[i]):  # one face per key, one that reads it first
             k = who[i].key
@@ -241,8 +274,35 @@ class IdentityTracker:
                 self._fallback_key(i, ids[i], w, holders, scanned[i], t, mode)
         return [w.key for w in who], [w.shown for w in who]
 
-    def _take(self, i: int, w: _Who, key: str, shown: str | None, holders: dict[str, int]) -> None:
-        w.key, w.shown, w.before = key, shown, None
+    def _better_read(self, w: _Who, key: str, held: set[str]) -> bool:
+        """`key`, a read of the label of named face `w`, is its name better than its key is."""
+        old = w.base or ""
+        if _piece_of(key, old) or key in self._roster or key in held:
+            return False  # a cut read, or another student's name: the key stays
+        if key.endswith(old):
+            return True  # its start was cut off ("e dubois", "haddad"): the label starts with the name
+        # Anything else waits for more reads: text read after a name is as often a suffix read
+        # wrong ("Ryan Murphy I Rom 38", "Wen Li thny them") as the rest of a cut name.
+        return not w.confirmed and w.reads[key] > w.reads[old]
+
+    def _rename(self, tid: int, w: _Who, cur: StudentName) -> None:
+        old = w.key
+        assert old is not None
+        log.info("track %d: %s is %s (read %d times)", tid, w.shown or old, cur.display, w.reads[cur.key])
+        self._roster.pop(old, None)
+        w.key = w.base = cur.key
+        w.display = w.shown = cur.display
+        self._roster[w.key] = (w.key, w.shown)
+        self._renamed.append((old, w.key))
+        w.confirmed = False
+
+    def _take(self, i: int, w: _Who, key: str, shown: str | None, holders: dict[str, int], *,
+              known: bool = False) -> None:
+        """Give face `i` the key; `known`: a name of this session read before (on another face, or
+        on this one before it was lost), which only a read adding its start moves (see _better_read)."""
+        w.key, w.shown, w.before, w.confirmed = key, shown, None, known
+        if w.base is not None:
+            w.reads[w.base] = max(w.reads[w.base], 1)
         holders[key] = i
         self._lost = [x for x in self._lost if x.key != key]
         if w.base is not None:
@@ -258,7 +318,7 @@ class IdentityTracker:
         lost = [x for x in self._lost if x.base == base and x.key not in holders]
         if lost:
             x = min(lost, key=lambda x: float(np.abs(x.box - w.box).sum()))
-            self._take(i, w, x.key, x.shown, holders)
+            self._take(i, w, x.key, x.shown, holders, known=True)
             return
         if t - w.pending_since < self.options.settle_s and any(
                 _piece_of(base, who[j].base or "") for j in holders.values()):
@@ -269,7 +329,7 @@ class IdentityTracker:
             k, b, shown = max(known, key=lambda x: difflib.SequenceMatcher(None, x[1], base).ratio())
             log.info("read %r as %s, a student of this session", w.display, shown)
             w.base = b
-            self._take(i, w, k, shown, holders)
+            self._take(i, w, k, shown, holders, known=True)
             return
         rival = [j for j in holders.values() if who[j].base == base and not strong[j]]
         if rival and t - w.pending_since < self.options.settle_s:
@@ -283,7 +343,7 @@ class IdentityTracker:
             del holders[key]  # type: ignore[arg-type]
             o.key = o.base = o.display = o.shown = None
             o.pending_since = t
-            self._take(i, w, key, shown, holders)  # type: ignore[arg-type]
+            self._take(i, w, key, shown, holders, known=True)  # type: ignore[arg-type]
             return
         if dedupe(base, 1) in holders and w.before is not None and w.before[0] not in holders:
             # Its own student a moment ago, and the face that holds this name reads it too: the
@@ -291,7 +351,7 @@ class IdentityTracker:
             read = w.display
             key, w.base, w.display, shown = w.before
             log.info("%s is another face's label; this face keeps %s", read, shown or key)
-            self._take(i, w, key, shown, holders)
+            self._take(i, w, key, shown, holders, known=True)
             return
         n = 1
         while dedupe(base, n) in holders:
@@ -308,7 +368,7 @@ class IdentityTracker:
         if lost:
             x = min(lost, key=lambda x: t - x.at)
             w.base, w.display = x.base, x.display
-            self._take(i, w, x.key, x.shown, holders)
+            self._take(i, w, x.key, x.shown, holders, known=True)
             return
         # Waiting for a label costs a moment unrecorded; a track-N key given too soon costs a second
         # student in the record once the label is read (or when the tile was still the old layout's).

@@ -22,7 +22,7 @@ _ROLE = r"host|co[\s-]?host|me|guest|external|presenter|organi[sz]er|unverified|
 _PRONOUNS = r"(?:she|he|they|ze|xe|it)\s*/\s*(?:her|him|them|hers|his|theirs|zir|xem|its)(?:\s*/\s*\w+)?"
 _PAREN = re.compile(rf"[\(\[]\s*(?:{_ROLE}|{_PRONOUNS})\s*[\)\]]", re.IGNORECASE)
 _BARE_PRONOUNS = re.compile(rf"(?:^|\s){_PRONOUNS}(?=\s|$)", re.IGNORECASE)
-_ROOMS = r"(?:breakout\s+)?(?:room|breakout|group|team|table)\b"
+_ROOMS = r"(?:breakout\s+)?(?:ro{1,2}m|breakout|group|team|table)\b"  # "Rom": a small "Room" read short
 # OCR reads the "|" separator as l, I, 1 or ! as often as not.
 _SUFFIX = re.compile(rf"\s*(?:[|¦｜/\\\-–—:]|\s[lI1!]\s)\s*{_ROOMS}.*$", re.IGNORECASE)
 _BARE_ROOM = re.compile(rf"\s+{_ROOMS}\s*\d+\s*$", re.IGNORECASE)

@@ -130,7 +130,10 @@ class ClassSecond:
     Invariant: ``sum(counts) + unknown == present``, where ``present`` counts visible faces,
     ``camera_off`` tiles without video and ``not_visible`` known students not seen at all.
     ``balance`` is (positive - negative) / classified faces, in [-1, 1]; ``turn`` marks a
-    second where the analysis saw the class mood change.
+    second where the analysis saw the class mood change. ``renamed`` lists the students whose
+    key moved to a better read of their name since the previous second, (old key, new key) in
+    order (:mod:`fer_overlay.people.identity`): the store files the rows already written under the
+    old key under the new one before it writes this second's. It is no column of its own.
     """
 
     t: int
@@ -141,9 +144,14 @@ class ClassSecond:
     counts: tuple[int, ...] = (0,) * NUM_CLASSES  # per emotion, LABELS order
     balance: float = 0.0
     turn: bool = False
+    renamed: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         _check_t(self.t)
+        renamed = tuple((str(old), str(new)) for old, new in self.renamed)
+        if any(not old or not new or old == new for old, new in renamed):
+            raise ValueError(f"renamed needs (old key, new key) pairs of two different keys, got {self.renamed!r}")
+        object.__setattr__(self, "renamed", renamed)
         counts = tuple(int(c) for c in self.counts)
         object.__setattr__(self, "counts", counts)
         if len(counts) != NUM_CLASSES:

@@ -225,12 +225,27 @@ class SessionStore:
         """
         if not seconds:
             return
-        roster = self._roster(session_id)
+        cached = self._roster(session_id)
+        roster = dict(cached)  # changed here, kept once the transaction is committed
         class_rows: list[tuple[Any, ...]] = []
         student_rows: list[tuple[Any, ...]] = []
         new_keys: dict[str, tuple[int, str | None]] = {}  # key -> (first second, display name)
         named: dict[str, str] = {}  # known keys whose display name is first seen now
+        on_disk: list[tuple[str, str]] = []  # renames of keys already stored, in order
         for cs, students in seconds:
+            for old, new in cs.renamed:  # the rows before this second move first
+                student_rows = [(*r[:2], new, *r[3:]) if r[2] == old else r for r in student_rows]
+                named.pop(old, None)
+                if old in new_keys:
+                    first_t, _ = new_keys.pop(old)
+                    if new in new_keys:
+                        new_keys[new] = (min(first_t, new_keys[new][0]), new_keys[new][1])
+                    elif new not in roster:
+                        new_keys[new] = (first_t, None)
+                if old in roster:
+                    on_disk.append((old, new))
+                    roster.pop(old)
+                    roster.setdefault(new, None)  # the name comes with this second's rows
             class_rows.append(_class_row(session_id, cs))
             keys = [s.student for s in students]
             if len(set(keys)) != len(keys):
@@ -250,6 +265,8 @@ class SessionStore:
         span = f"second {first}" if first == last else f"seconds {first}-{last}"
         try:
             with self._transaction(f"record {span} of session {session_id}") as conn:
+                for old, new in on_disk:
+                    _rename_student(conn, session_id, old, new)
                 conn.executemany(_INSERT_CLASS, class_rows)
                 conn.executemany(_INSERT_STUDENT, student_rows)
                 if new_keys:
@@ -272,6 +289,8 @@ class SessionStore:
             raise ValueError(f"{span} of session {session_id} already recorded ({exc})") from exc
         roster.update({k: name for k, (_, name) in new_keys.items()})
         roster.update(named)
+        cached.clear()
+        cached.update(roster)
 
     def _roster(self, session_id: int) -> dict[str, str | None]:
         roster = self._rosters.get(session_id)
@@ -415,6 +434,23 @@ class SessionStore:
             busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy and busy[0]:
             log.info("%s: another reader is open; the WAL will be truncated later", self.path)
+
+
+def _rename_student(conn: sqlite3.Connection, session_id: int, old: str, new: str) -> None:
+    """File the stored rows of student `old` under `new` (a better read of the name). Where `new`
+    already has a row for a second, that row stays and the old one goes; the roster keeps the
+    earlier first second, and the name is set again from the rows that follow."""
+    conn.execute("UPDATE OR IGNORE student_seconds SET student = ? WHERE session_id = ? AND student = ?",
+                 (new, session_id, old))
+    conn.execute("DELETE FROM student_seconds WHERE session_id = ? AND student = ?", (session_id, old))
+    first = conn.execute("SELECT first_t FROM session_students WHERE session_id = ? AND student = ?",
+                         (session_id, old)).fetchone()
+    conn.execute("DELETE FROM session_students WHERE session_id = ? AND student = ?", (session_id, old))
+    if first is None:
+        return
+    conn.execute("INSERT INTO session_students (session_id, student, first_t, name) VALUES (?, ?, ?, NULL) "
+                 "ON CONFLICT (session_id, student) DO UPDATE SET first_t = min(first_t, excluded.first_t)",
+                 (session_id, new, first[0]))
 
 
 def _same_student(key: str, stored: str) -> bool:

@@ -32,7 +32,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -87,6 +87,7 @@ class AsyncWriter:
         self._done = 0  # items committed or discarded
         self._acked_t: int | None = None
         self._dropped = 0
+        self._renames: tuple[tuple[str, str], ...] = ()  # of seconds dropped: they go with the next one
         self._error: StoreError | None = None  # set once, by the writer thread only
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"fer-overlay-store-{self._session_id}", daemon=True)
@@ -98,7 +99,13 @@ class AsyncWriter:
         """Queue one second; False if it will not be recorded: the disk is too far behind
         (counted in :attr:`dropped`) or recording has stopped (see :attr:`error`). Never
         raises for either, so the live loop goes on."""
-        return self._offer(_Second(class_second, tuple(students)))
+        if self._renames:
+            class_second = replace(class_second, renamed=self._renames + class_second.renamed)
+        ok = self._offer(_Second(class_second, tuple(students)))
+        # A dropped second's rows are lost, its renames must not be: the stored rows of a student
+        # whose name was read better would stay under the old key, one person twice in the record.
+        self._renames = () if ok else class_second.renamed
+        return ok
 
     def bookmark(self, t: int, label: str) -> bool:
         """Queue a bookmark; False as for :meth:`put`."""
