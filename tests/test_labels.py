@@ -221,3 +221,38 @@ def test_a_closer_look_stays_within_its_pixel_budget() -> None:
     assert _zoom_scale(big, 1.0) ** 2 * 600 * 1200 == pytest.approx(_ZOOM_PIXELS)
     strip = [np.zeros((416, 3333, 3), np.uint8)]
     assert _zoom_scale(strip, 1.45) == 1.45
+
+
+def test_every_face_of_a_big_gallery_is_read_while_its_tiles_are_refound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """49 tiles, 4 regions read per check, and the layout re-found a few pixels off on every check
+    (compression, a gallery sliding): every tile's region is new each time. Named faces' regions
+    are then read at the change rate, not first: all 49 are named within the reads that takes.
+    (Read first, the named ones took every check and faces 5-49 were never read.)"""
+    import fer_overlay.people.labels as labels_mod
+
+    cols, tw, th = 7, 270, 150
+    reads: list[int] = []
+
+    def fake_pass(job, detector, reader, background):  # the label at the band's left, "Person k"
+        job.found = []
+        for x1, _, _, y2 in job.rects:
+            k = (x1 + 30) // tw + cols * ((y2 - 40) // th)
+            reads.append(k)
+            label = (x1 + 34, y2 - 44, x1 + 134, y2 - 28)
+            job.found.append([_Text(label, _NO_THUMB, normalise(f"Person {k}"), 1.0)])
+        job.done.set()
+
+    monkeypatch.setattr(labels_mod, "_run_job", fake_pass)
+    scanner = LabelScanner(NameReader(OcrOptions()), TextDetector(), IdentityOptions(tiles_per_frame=4))
+    image = np.zeros((cols * th, cols * tw, 3), np.uint8)
+    ids = list(range(cols * cols))
+    named: list = []
+    for step in range(20):
+        jitter = 3 * (step % 2)
+        tiles = [Tile(k, (k % cols) * tw + jitter, (k // cols) * th, tw - 2, th - 2) for k in ids]
+        faces = Faces(xyxy=np.array([(t.x + 115, t.y + 40, t.x + 155, t.y + 90) for t in tiles], np.float32),
+                      track_id=np.array(ids), tile=np.array(ids))
+        known = [n.key if n else None for n in named] or [None] * len(ids)
+        named, _ = scanner.labels(image, faces, tiles, ids, known, [0.0] * len(ids), 0.2 * step, "video")
+    assert [n.display if n else None for n in named] == [f"Person {k}" for k in ids]
+    assert len(reads) <= 49 + 4 * 3, len(reads)  # the named ones were not read again and again

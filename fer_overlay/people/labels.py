@@ -448,6 +448,7 @@ class LabelScanner:
     _checked_at: float = field(default=float("-inf"), init=False)
     _keys: dict[int, tuple] = field(default_factory=dict, init=False)  # track -> its label region, last check
     _labelled: set[int] = field(default_factory=set, init=False)  # tracks whose label is on screen now
+    _asked: dict[int, float] = field(default_factory=dict, init=False)  # track -> when its region was last read
     _side: Side = field(default=BELOW, init=False)  # where this screen's labels are, from the labels read
 
     @property
@@ -486,6 +487,7 @@ class LabelScanner:
         self._checked_at = float("-inf")
         self._keys.clear()
         self._labelled.clear()
+        self._asked.clear()
         self._side = BELOW
 
     def due(self, ids: Sequence[int], t: float) -> bool:
@@ -539,6 +541,7 @@ class LabelScanner:
         opts = self.options
         keys: list[tuple] = []
         stale: dict[tuple, tuple[float, Rect, np.ndarray, int]] = {}
+        waited: dict[tuple, float] = {}  # new regions of unnamed faces: since their face was last read
         sizes = faces.sizes
         unnamed = {key for key, tid in zip(self._keys.values(), self._keys) if tid not in self._labelled}
         for i, tile in enumerate(tiles):
@@ -556,22 +559,34 @@ class LabelScanner:
             thumb = grey.thumb(rect, _REGION_THUMB)
             entry = self._regions.get(key)
             if entry is None or max(abs(a - b) for a, b in zip(entry.rect, rect)) > 0.25 * float(sizes[i]):
-                stale[key] = (float("inf"), rect, thumb, 0, False)
-                continue
+                # A new region. Of a face without a label it is read first, the face that waited
+                # longest first. Of a named face (its region moved with it, or its tile was
+                # re-found) it takes over the old region's reads and is read as a changed one is,
+                # the name meanwhile kept: in a gallery that moves, every named face's region is
+                # new every few frames, and read first they left the last faces of a 49-tile
+                # gallery unnamed for good.
+                prev = entry or self._regions.get(self._keys.get(ids[i], ()))
+                if ids[i] not in self._labelled or prev is None:
+                    stale[key] = (float("inf"), rect, thumb, 0, False)
+                    waited[key] = t - self._asked.get(ids[i], float("-inf"))
+                    continue
+                self._regions[key] = entry = replace(prev, rect=rect)
             unread = key in unnamed or (key[0] == "track" and ids[i] not in self._labelled)
             due = self._urgency(entry, key, _changed(thumb, entry.thumb), unread, t, mode)
             if due is not None:
                 stale[key] = (due[0], rect, thumb, *due[1:])
         # Every region a face may come back to is kept (its tile's band, both of its own), so one
         # already read is not read again at once when the face turns to another.
+        wanted_ids = set(ids)
         wanted = set(keys) | {("track", tid, side) for tid in ids for side in (BELOW, ABOVE)}
         wanted |= {("tile", *tile.xyxy) for tile in tiles if tile is not None}
         for key in [k for k in self._regions if k not in wanted]:
             del self._regions[key]  # the tile or the track is gone
+        self._asked = {tid: at for tid, at in self._asked.items() if tid in wanted_ids}
         background = mode == LIVE
         if not stale or (background and self._job is not None):
             return keys, False
-        picked = sorted(stale.items(), key=lambda kv: -kv[1][0])
+        picked = sorted(stale.items(), key=lambda kv: (-kv[1][0], -waited.get(kv[0], 0.0)))
         first = sum(urgency == float("inf") for urgency, *_ in stale.values())
         if mode == LIVE:
             # A background pass takes every region not read yet at once (a class joining: one
@@ -579,6 +594,8 @@ class LabelScanner:
             picked = picked[: max(opts.tiles_per_frame, first)]
         elif mode != IMAGE:
             picked = picked[: opts.tiles_per_frame]
+        picked_keys = {key for key, _ in picked}
+        self._asked.update({tid: t for tid, key in zip(ids, keys) if key in picked_keys})
         for key, (_, rect, thumb, misses, zoom) in picked:
             old = self._regions.get(key)
             done = old.done_at if old and old.rect == rect else float("-inf")
