@@ -124,3 +124,35 @@ def test_a_scroll_of_a_few_pixels_is_followed_and_a_wobble_is_not():
     stable.update(_grid())
     assert not stable.update(_grid(dx=2))  # JPEG wobble: the grid stays where it was
     assert stable.update(_grid(dx=12)) and stable.current.tiles[0].x == 52  # within same_tiles, yet moved
+
+
+def test_a_face_the_detector_misses_as_a_moved_gallery_is_adopted_keeps_its_track(monkeypatch):
+    """A sliding gallery: each adoption of the moved grid detects every tile, and tracks moved
+    along. A face that detection misses then is one frame unseen, not a track ended (a sliding
+    49-tile gallery gave a face a second id that way). Here every such pass misses every face."""
+    import fer_overlay.analysis.pipeline as pipeline_mod
+
+    real = pipeline_mod.search_faces
+    blind = {"passes": 0}
+
+    def search(detector, image, layout, options, **kw):
+        if kw.get("full_frame") and kw.get("tiles") is not None and blind["on"]:
+            blind["passes"] += 1
+            return Faces.empty()
+        return real(detector, image, layout, options, **kw)
+
+    monkeypatch.setattr(pipeline_mod, "search_faces", search)
+    spec = GallerySpec(participants=9, size=(1280, 720), seed=9, camera_off=0.0)
+    pipeline = GalleryPipeline.create(PipelineOptions(mode=RunningMode.VIDEO, layout_every=5), threads=2,
+                                      identity=None)
+    moves, ids, switches, before = 0, set(), IdSwitches(), None
+    for i, (image, truth) in enumerate(gallery_frames(spec, 40, seed=4, faces=FaceBank.from_insightface(),
+                                                      shift_px=4)):
+        blind["on"] = i > 0
+        result = pipeline.process(Frame(image, i, i / 10))
+        moves += before is not None and result.layout is not before
+        before = result.layout
+        switches.add(score_frame(truth, result.faces), result.faces)
+        ids.update(result.faces.track_id.tolist())
+    assert moves >= 3 and blind["passes"] >= 3, (moves, blind)
+    assert switches.switches == 0 and len(ids) == 9, (switches.switches, sorted(ids))

@@ -57,6 +57,14 @@ class RunningMode(str, Enum):
     LIVE_STREAM = "live_stream"
 
 
+class _Relayout(Enum):
+    """How this frame's layout differs from the last frame's."""
+
+    NONE = "none"
+    MOVED = "moved"  # the same tiles at another place (a scrolled gallery): the tracks moved along
+    NEW = "new"  # another view or grid: tracks not found again belong to tiles that are gone
+
+
 class Classifier(Protocol):
     def predict_prepared(self, x: np.ndarray) -> np.ndarray: ...
 
@@ -260,7 +268,8 @@ class GalleryPipeline:
         return Analysis(frame.index, frame.timestamp, faces, layout, found.faces is not None, timings, hidden,
                                 self._avatars, self._self_view, age, found.tiles, found.full_frame, renamed)
 
-    def _detect(self, image: np.ndarray, t: float, layout: Layout, relayout: bool, whole: Faces | None) -> _Found:
+    def _detect(self, image: np.ndarray, t: float, layout: Layout, relayout: _Relayout,
+                whole: Faces | None) -> _Found:
         """Run the detector where this frame needs it, and set aside profile photos and the self-view."""
         opts = self.options
         if opts.mode is RunningMode.IMAGE:
@@ -283,29 +292,29 @@ class GalleryPipeline:
                                      opts.search.same_face_iou)
         return replace(found, faces=detections[np.flatnonzero(~photo & ~own)])
 
-    def _detect_every_k(self, image: np.ndarray, t: float, layout: Layout, relayout: bool,
+    def _detect_every_k(self, image: np.ndarray, t: float, layout: Layout, relayout: _Relayout,
                         whole: Faces | None) -> _Found:
         """Every tile every `detect_every` frames; a new layout is detected at once."""
         opts = self.options
-        if not (relayout or self._frames % opts.detect_every == 0):
+        if relayout is _Relayout.NONE and self._frames % opts.detect_every != 0:
             return _Found()
-        full = relayout or self._full_frame_due(t)
+        full = relayout is not _Relayout.NONE or self._full_frame_due(t)
         faces = search_faces(self.detector, image, layout, opts.search, full_frame=full, frame_faces=whole)
         if full:
             self._last_full_frame_t, self._full_frame_at = t, self._frames
         period = 1 if self._frames == 0 else opts.detect_every
-        if relayout:
+        if relayout is _Relayout.NEW:
             # Tracks not found again right after a re-layout belong to tiles that moved:
             # age them past the limit so no box lingers where nobody is any more.
             period = self.tracker.options.max_missed_frames + 1
         return _Found(faces, _indices(layout), full, period)
 
-    def _detect_changed(self, image: np.ndarray, t: float, layout: Layout, relayout: bool,
+    def _detect_changed(self, image: np.ndarray, t: float, layout: Layout, relayout: _Relayout,
                         whole: Faces | None) -> _Found:
         """Tiles that changed, lost a track or are due for their round-robin look (refresh.py)."""
         opts = self.options
         self._refresh.observe(image)
-        everything = relayout or self._frames == 0
+        everything = relayout is not _Relayout.NONE or self._frames == 0
         plan = self._refresh.plan(layout, t, self._lost_tiles(layout), everything)
         no_grid = layout.kind is LayoutKind.NONE
         # Without a grid the one "tile" is the whole frame, and its pass is the whole-frame pass.
@@ -325,7 +334,9 @@ class GalleryPipeline:
         if full:
             self._last_full_frame_t, self._full_frame_at = t, self._frames
         if plan.everything or no_grid:
-            period = self.tracker.options.max_missed_frames + 1 if relayout else 1
+            # A view that is gone ends its tracks at once; a gallery that moved keeps them, moved
+            # along, through a miss of the detector (a sliding 49-tile gallery lost a face to one).
+            period = self.tracker.options.max_missed_frames + 1 if relayout is _Relayout.NEW else 1
             return _Found(faces, plan.tiles, full, period, plan=plan, ms=ms)
         looked = _looked(layout, plan, since_full if full else 0, self.tracker.coasting.track_id)
         return _Found(faces, plan.tiles, full, 1, looked, plan, ms, self.tracker.faces)
@@ -374,8 +385,8 @@ class GalleryPipeline:
         read[chosen] = True
         return probs, read
 
-    def _update_layout(self, image: np.ndarray, whole: Faces | None) -> tuple[Layout, bool, Faces | None]:
-        """(the layout for this frame, whether it just changed, the whole-frame faces when a
+    def _update_layout(self, image: np.ndarray, whole: Faces | None) -> tuple[Layout, _Relayout, Faces | None]:
+        """(the layout for this frame, how it just changed, the whole-frame faces when a
         detection over the whole frame ran for it: `whole`, or one run here). Searched on the first frame
         and every `layout_every` frames unless the known tiles still hold (a cheap check);
         the search is told the whole-frame faces when there are some, else the tracked ones."""
@@ -386,7 +397,7 @@ class GalleryPipeline:
             # Between searches the tiles are checked (cheaply) a few times: a gallery that
             # scrolls or switches view is searched again within a fifth of `layout_every`.
             if since < max(1, self.options.layout_every // 5):
-                return current, False, whole
+                return current, _Relayout.NONE, whole
             holds = layout_holds(image, current)
             # The cheap check only vouches for tiles that explain the faces: a first search that
             # merged two tiles (a gap lost to compression) must not hold because its gaps do.
@@ -394,7 +405,7 @@ class GalleryPipeline:
             # stop costing a search once a few searches found nothing better.
             if holds and (since < self.options.layout_every or self._unexplained >= _UNEXPLAINED_SEARCHES
                           or explains_every_face(current, faces)):
-                return current, False, whole
+                return current, _Relayout.NONE, whole
         self._searched_at = self._frames
         found = find_layout(image, self.options.layout, faces)
         tol = self.options.stable_layout.tolerance
@@ -406,14 +417,14 @@ class GalleryPipeline:
         changed = self._layout.update(found, faces) and current is not None
         new: Layout = self._layout.current  # type: ignore[assignment]
         self._unexplained = 0 if changed or explains_every_face(new, faces) else self._unexplained + 1
-        if changed and current is not None:
-            offset = new.offset_from(current, self.options.stable_layout.tolerance * max(new.frame_size))
-            if offset is not None:
-                self.tracker.shift(*offset)  # a scrolled gallery: its faces moved with their tiles
-        if changed:
-            log.info("gallery layout changed: %s %d -> %s %d tiles", current.kind.value, len(current.tiles),  # type: ignore[union-attr]
-                     new.kind.value, len(new.tiles))
-        return new, changed, whole
+        if not changed:
+            return new, _Relayout.NONE, whole
+        offset = new.offset_from(current, self.options.stable_layout.tolerance * max(new.frame_size))
+        if offset is not None:
+            self.tracker.shift(*offset)  # a scrolled gallery: its faces moved with their tiles
+        log.info("gallery layout changed: %s %d -> %s %d tiles", current.kind.value, len(current.tiles),  # type: ignore[union-attr]
+                 new.kind.value, len(new.tiles))
+        return new, _Relayout.NEW if offset is None else _Relayout.MOVED, whole
 
     def _full_frame_due(self, t: float) -> bool:
         last = self._last_full_frame_t
