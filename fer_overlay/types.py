@@ -293,7 +293,8 @@ class Analysis:
     full_frame: bool = False  # the whole-frame pass ran on this frame
     # Student keys moved on this frame to a better read of their name, (old, new) in order (see
     # fer_overlay.people.identity): whatever is keyed by student follows, the record included.
-    renamed: tuple[tuple[str, str], ...] = ()
+    # New None: the better read named an opted-out student; what the old key holds is removed.
+    renamed: tuple[tuple[str, str | None], ...] = ()
 
 
 # What the virtual camera shows (views.compose draws it).

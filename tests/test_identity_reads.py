@@ -166,3 +166,26 @@ def test_text_read_after_a_name_moves_the_key_only_once_it_was_read_more_often()
     assert step(t, labels, 4.0, {1: "Wen Li"}, read=True)[1] == "wen li"
     assert step(t, labels, 6.0, {1: "Wen Li thny them"}, read=True)[1] == "wen li"
     assert t.renamed == ()
+
+
+def test_an_opted_out_student_read_in_part_is_hidden_and_a_better_read_withdraws_the_old_key() -> None:
+    t = IdentityTracker(options=IdentityOptions(settle_s=2.0, opt_out=("Zoe Campbell", "Tariq Hussain")))
+    labels = ScriptedLabels()
+    t._labels = labels  # type: ignore[assignment]
+
+    def hidden_after(now: float, shows: dict[int, str | None]) -> tuple[dict[int, str | None], list[int]]:
+        labels.shows = shows
+        labels.read_at.update(dict.fromkeys(shows, now))
+        ids = sorted(shows)
+        faces = Faces(xyxy=np.array([BOXES[i] for i in ids], np.float32), track_id=np.array(ids))
+        named, out = t.update(IMAGE, LAYOUT, faces, now, "video")
+        return dict(zip(named.track_id.tolist(), named.student)), out.track_id.tolist()
+
+    # The start of her label cut off: hidden from the first read, never analysed as "e campbell".
+    keys, hidden = hidden_after(0.0, {1: "e Campbell", 2: "Tariqg Hussain", 3: "Lucy Evans"})
+    assert hidden == [1] and keys == {2: "tariqg hussain", 3: "lucy evans"}
+    # A slip is not an opted-out name; read right more often, it is, and the old key is withdrawn.
+    hidden_after(2.0, {1: "e Campbell", 2: "Tariq Hussain", 3: "Lucy Evans"})
+    keys, hidden = hidden_after(4.0, {1: "e Campbell", 2: "Tariq Hussain", 3: "Lucy Evans"})
+    assert t.renamed == (("tariqg hussain", None),)
+    assert hidden == [1, 2] and keys == {3: "lucy evans"}

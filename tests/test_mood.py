@@ -136,3 +136,16 @@ def test_a_renamed_student_is_one_student_and_the_rename_goes_with_the_next_seco
     for t in range(3, 40):
         ins.add(analysis(float(t), new, lay), class_mood(new, lay, float(t)))
     assert {a.student for a in ins.attention(39.0)} == {"Ben"}  # Ben is negative; nobody is "not visible"
+
+
+def test_a_withdrawn_student_is_forgotten_not_gone_from_view():
+    """(old, None): the better read named an opted-out student; insight drops the old key, so the
+    record gets no "not visible" rows for it."""
+    ins = ClassInsight(InsightOptions(attention_after_s=30))
+    lay = grid(2)
+    both, one = faces(["happy", "sad"], names=["e campbel", "Ben"]), faces(["sad"], names=["Ben"])
+    out = ins.add(analysis(0.0, both, lay), class_mood(both, lay, 0.0))
+    out += ins.add(replace(analysis(1.2, one, lay), renamed=(("e campbel", None),)), class_mood(one, lay, 1.2))
+    out += ins.add(analysis(2.1, one, lay), class_mood(one, lay, 2.1))
+    assert [(c.t, c.renamed, c.not_visible) for c, _ in out] == [(0, (), 0), (1, (("e campbel", None),), 0)]
+    assert [r.student for r in out[1][1]] == ["Ben"]

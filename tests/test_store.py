@@ -491,3 +491,19 @@ def test_cli_sessions_export_forget(db: Path, tmp_path: Path) -> None:
         _cli("forget", "--older-than", "0", "--db", str(db))
     with pytest.raises(StoreError, match="No session database"):
         _cli("export", "1", "--csv", str(tmp_path), "--db", str(tmp_path / "missing.sqlite3"))
+
+
+def test_a_student_read_better_as_an_opted_out_name_is_withdrawn_from_the_record(db: Path) -> None:
+    """identity reports (old key, None) when a better read names an opted-out student: what was
+    recorded under the partial read goes, on disk and in the batch, WAL included."""
+    withdraw = (("e campbel", None),)
+    with SessionStore.open(db) as store:
+        sid = store.start_session("x", False, {}).id
+        store.append_many(sid, [_renamed_second(t, "e campbel") for t in range(2)])
+        rows = [StudentSecond(3, "ben okafor", Emotion.NEUTRAL, 0.8, name="Ben Okafor")]
+        store.append_many(sid, [_renamed_second(2, "e campbel"),
+                                (replace(ClassSecond.from_students(3, rows), renamed=withdraw), rows)])
+        assert store.students(sid) == ["ben okafor"]
+        assert [r.t for r in store.read_students(sid)] == [0, 1, 2, 3]  # Ben's rows only
+    for path in db.parent.glob(db.name + "*"):
+        assert b"e campbel" not in path.read_bytes(), path

@@ -75,12 +75,13 @@ class Baselines:
     def calibrating(self, t: float) -> bool:
         return self._window is not None and self._window[0] <= t < self._window[1]
 
-    def rename(self, renamed: Sequence[tuple[str, str]]) -> None:
+    def rename(self, renamed: Sequence[tuple[str, str | None]]) -> None:
         """Students whose key moved to a better read of their name keep what was learned of them
-        (:attr:`fer_overlay.people.identity.IdentityTracker.renamed`)."""
+        (:attr:`fer_overlay.people.identity.IdentityTracker.renamed`); new None: an opted-out
+        student, forgotten."""
         for old, new in renamed:
             acc = self._acc.pop(old, None)
-            if acc is not None and new not in self._acc:
+            if acc is not None and new is not None and new not in self._acc:
                 self._acc[new] = acc
 
     def baseline(self, key: str) -> np.ndarray | None:

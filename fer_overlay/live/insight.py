@@ -93,7 +93,7 @@ class ClassInsight:
     _pending: tuple[int, Analysis, ClassMood] | None = field(default=None, init=False)
     _students: dict[str, _Student] = field(default_factory=dict, init=False)
     _last_turn: float = field(default=-1e9, init=False)
-    _renamed: list[tuple[str, str]] = field(default_factory=list, init=False)  # for the next second
+    _renamed: list[tuple[str, str | None]] = field(default_factory=list, init=False)  # for the next second
     turns: list[int] = field(default_factory=list, init=False)
 
     def add(self, analysis: Analysis, mood: ClassMood) -> list[tuple[ClassSecond, list[StudentSecond]]]:
@@ -108,7 +108,7 @@ class ClassInsight:
         for old, new in analysis.renamed:
             self._renamed.append((old, new))
             st = self._students.pop(old, None)
-            if st is not None and new not in self._students:
+            if st is not None and new is not None and new not in self._students:
                 self._students[new] = st
         self._pending = (second, analysis, mood)
         return done

@@ -116,12 +116,14 @@ class IdentityTracker:
     _roster: dict[str, tuple[str, str | None]] = field(default_factory=dict, init=False)  # key -> (base, shown)
     _size: tuple[int, int] | None = field(default=None, init=False)
     _layout: Layout | None = field(default=None, init=False)  # the previous frame's
-    _renamed: list[tuple[str, str]] = field(default_factory=list, init=False)
+    _renamed: list[tuple[str, str | None]] = field(default_factory=list, init=False)
 
     @property
-    def renamed(self) -> tuple[tuple[str, str], ...]:
+    def renamed(self) -> tuple[tuple[str, str | None], ...]:
         """(old key, new key) of the students whose key the last update moved to a better read of
-        their name, in order; whatever is keyed by student follows (see the module docstring)."""
+        their name, in order; whatever is keyed by student follows (see the module docstring).
+        New key None: the better read named an opted-out student, and what is keyed by the old
+        one is to be removed, not moved."""
         return tuple(self._renamed)
 
     def __post_init__(self) -> None:
@@ -192,7 +194,7 @@ class IdentityTracker:
         blocked = self.options.opt_out_keys if self.options.read_names else frozenset()
         if not blocked:
             return named, Faces.empty()
-        hidden = np.array([bool(self._who[i].base in blocked or self._who[i].key in blocked) for i in ids], bool)
+        hidden = np.array([_opted_out(self._who[i], blocked) for i in ids], bool)
         out = named[np.flatnonzero(hidden)]
         n_hidden = int(hidden.sum())
         return named[np.flatnonzero(~hidden)], out.with_(name=(None,) * n_hidden, student=(None,) * n_hidden)
@@ -293,7 +295,9 @@ class IdentityTracker:
         w.key = w.base = cur.key
         w.display = w.shown = cur.display
         self._roster[w.key] = (w.key, w.shown)
-        self._renamed.append((old, w.key))
+        # A better read that names an opted-out student withdraws what was recorded of the old
+        # key instead of filing it under the name (see `renamed`); the face is hidden from now on.
+        self._renamed.append((old, None if _opted_out(w, self.options.opt_out_keys) else w.key))
         w.confirmed = False
 
     def _take(self, i: int, w: _Who, key: str, shown: str | None, holders: dict[str, int], *,
@@ -382,6 +386,16 @@ class IdentityTracker:
                    or waited >= opts.unread_wait_s)
         if settled:
             self._take(i, w, f"track-{tid}" if tid >= 0 else f"face-{i + 1}", None, holders)
+
+
+def _opted_out(w: _Who, blocked: frozenset[str]) -> bool:
+    """The face is an opted-out student's: its key or name is one, or its name read so far is the
+    end of one (its start cut off: "e campbell" of "zoe campbell" is hidden from the first read,
+    not once the whole name is read)."""
+    if w.base in blocked or w.key in blocked:
+        return True
+    base = w.base or ""
+    return len(base.replace(" ", "")) >= 4 and any(k.endswith(base) for k in blocked)
 
 
 def _piece_of(a: str, b: str) -> bool:

@@ -133,7 +133,8 @@ class ClassSecond:
     second where the analysis saw the class mood change. ``renamed`` lists the students whose
     key moved to a better read of their name since the previous second, (old key, new key) in
     order (:mod:`fer_overlay.people.identity`): the store files the rows already written under the
-    old key under the new one before it writes this second's. It is no column of its own.
+    old key under the new one before it writes this second's; a new key of None (the better read
+    named an opted-out student) removes them instead. It is no column of its own.
     """
 
     t: int
@@ -144,13 +145,14 @@ class ClassSecond:
     counts: tuple[int, ...] = (0,) * NUM_CLASSES  # per emotion, LABELS order
     balance: float = 0.0
     turn: bool = False
-    renamed: tuple[tuple[str, str], ...] = ()
+    renamed: tuple[tuple[str, str | None], ...] = ()
 
     def __post_init__(self) -> None:
         _check_t(self.t)
-        renamed = tuple((str(old), str(new)) for old, new in self.renamed)
-        if any(not old or not new or old == new for old, new in renamed):
-            raise ValueError(f"renamed needs (old key, new key) pairs of two different keys, got {self.renamed!r}")
+        renamed = tuple((str(old), None if new is None else str(new)) for old, new in self.renamed)
+        if any(not old or new == "" or old == new for old, new in renamed):
+            raise ValueError(f"renamed needs (old key, new key or None) pairs of two different keys, "
+                             f"got {self.renamed!r}")
         object.__setattr__(self, "renamed", renamed)
         counts = tuple(int(c) for c in self.counts)
         object.__setattr__(self, "counts", counts)

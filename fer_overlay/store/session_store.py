@@ -231,13 +231,14 @@ class SessionStore:
         student_rows: list[tuple[Any, ...]] = []
         new_keys: dict[str, tuple[int, str | None]] = {}  # key -> (first second, display name)
         named: dict[str, str] = {}  # known keys whose display name is first seen now
-        on_disk: list[tuple[str, str]] = []  # renames of keys already stored, in order
+        on_disk: list[tuple[str, str | None]] = []  # renames of keys already stored, in order
         for cs, students in seconds:
-            for old, new in cs.renamed:  # the rows before this second move first
-                student_rows = [(*r[:2], new, *r[3:]) if r[2] == old else r for r in student_rows]
+            for old, new in cs.renamed:  # the rows before this second move first (or go: new None)
+                student_rows = [(*r[:2], new, *r[3:]) if r[2] == old else r for r in student_rows
+                                if r[2] != old or new is not None]
                 named.pop(old, None)
-                if old in new_keys:
-                    first_t, _ = new_keys.pop(old)
+                first_t = new_keys.pop(old, (None, None))[0]
+                if first_t is not None and new is not None:
                     if new in new_keys:
                         new_keys[new] = (min(first_t, new_keys[new][0]), new_keys[new][1])
                     elif new not in roster:
@@ -245,7 +246,8 @@ class SessionStore:
                 if old in roster:
                     on_disk.append((old, new))
                     roster.pop(old)
-                    roster.setdefault(new, None)  # the name comes with this second's rows
+                    if new is not None:
+                        roster.setdefault(new, None)  # the name comes with this second's rows
             class_rows.append(_class_row(session_id, cs))
             keys = [s.student for s in students]
             if len(set(keys)) != len(keys):
@@ -291,6 +293,8 @@ class SessionStore:
         roster.update(named)
         cached.clear()
         cached.update(roster)
+        if any(new is None for _, new in on_disk):
+            self._reclaim()  # an opted-out student's rows were written: not in the WAL either
 
     def _roster(self, session_id: int) -> dict[str, str | None]:
         roster = self._rosters.get(session_id)
@@ -436,17 +440,19 @@ class SessionStore:
             log.info("%s: another reader is open; the WAL will be truncated later", self.path)
 
 
-def _rename_student(conn: sqlite3.Connection, session_id: int, old: str, new: str) -> None:
+def _rename_student(conn: sqlite3.Connection, session_id: int, old: str, new: str | None) -> None:
     """File the stored rows of student `old` under `new` (a better read of the name). Where `new`
     already has a row for a second, that row stays and the old one goes; the roster keeps the
-    earlier first second, and the name is set again from the rows that follow."""
-    conn.execute("UPDATE OR IGNORE student_seconds SET student = ? WHERE session_id = ? AND student = ?",
-                 (new, session_id, old))
+    earlier first second, and the name is set again from the rows that follow. `new` None (an
+    opted-out student): the rows and the roster entry go."""
+    if new is not None:
+        conn.execute("UPDATE OR IGNORE student_seconds SET student = ? WHERE session_id = ? AND student = ?",
+                     (new, session_id, old))
     conn.execute("DELETE FROM student_seconds WHERE session_id = ? AND student = ?", (session_id, old))
     first = conn.execute("SELECT first_t FROM session_students WHERE session_id = ? AND student = ?",
                          (session_id, old)).fetchone()
     conn.execute("DELETE FROM session_students WHERE session_id = ? AND student = ?", (session_id, old))
-    if first is None:
+    if first is None or new is None:
         return
     conn.execute("INSERT INTO session_students (session_id, student, first_t, name) VALUES (?, ?, ?, NULL) "
                  "ON CONFLICT (session_id, student) DO UPDATE SET first_t = min(first_t, excluded.first_t)",

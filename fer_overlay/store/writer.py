@@ -87,7 +87,7 @@ class AsyncWriter:
         self._done = 0  # items committed or discarded
         self._acked_t: int | None = None
         self._dropped = 0
-        self._renames: tuple[tuple[str, str], ...] = ()  # of seconds dropped: they go with the next one
+        self._renames: tuple[tuple[str, str | None], ...] = ()  # of seconds dropped: they go with the next one
         self._error: StoreError | None = None  # set once, by the writer thread only
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"fer-overlay-store-{self._session_id}", daemon=True)
