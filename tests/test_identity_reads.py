@@ -189,3 +189,14 @@ def test_an_opted_out_student_read_in_part_is_hidden_and_a_better_read_withdraws
     keys, hidden = hidden_after(4.0, {1: "e Campbell", 2: "Tariq Hussain", 3: "Lucy Evans"})
     assert t.renamed == (("tariqg hussain", None),)
     assert hidden == [1, 2] and keys == {3: "lucy evans"}
+
+
+def test_a_roster_name_that_lost_a_letter_moves_to_the_longer_spelling_read_clearly_more_often() -> None:
+    t, labels = tracker()
+    assert step(t, labels, 0.0, {1: "Quin Foster"}, read=True) == {1: "quin foster"}  # its first read lost an n
+    # A view switch: a new track reads the label right; it is the roster's student, under its key...
+    assert step(t, labels, 1.0, {2: "Quinn Foster"}, read=True) == {2: "quin foster"}
+    assert step(t, labels, 2.0, {2: "Quinn Foster"}, read=True) == {2: "quin foster"}
+    # ...until the longer spelling has been read two more times than the key's.
+    assert step(t, labels, 3.0, {2: "Quinn Foster"}, read=True) == {2: "quinn foster"}
+    assert t.renamed == (("quin foster", "quinn foster"),)

@@ -28,8 +28,8 @@ A first read can be wrong in part and later reads right ("e Dubois" while the ga
 "Camille Dubois" on every read after). A student's key follows the reads of its own label: it
 moves at once to a read that adds the start of the name (its key the end of the new one), and to
 any other spelling once that was read more often than the key's own (a key this session knew
-before, such as the roster's name for a partial read, moves only to a read that adds its start);
-never to a piece of it, never to a key of another student of this session. Each move is reported
+before, such as the roster's name for a partial read, only to a longer one read clearly more
+often); never to a piece of it, never to a key of another student of this session. Each move is reported
 (:attr:`IdentityTracker.renamed`) so that everything keyed by student follows it: the baselines,
 insight, and the record, which files the rows already written under the new key (one student,
 under the name on the screen).
@@ -284,8 +284,13 @@ class IdentityTracker:
         if key.endswith(old):
             return True  # its start was cut off ("e dubois", "haddad"): the label starts with the name
         # Anything else waits for more reads: text read after a name is as often a suffix read
-        # wrong ("Ryan Murphy I Rom 38", "Wen Li thny them") as the rest of a cut name.
-        return not w.confirmed and w.reads[key] > w.reads[old]
+        # wrong ("Ryan Murphy I Rom 38", "Wen Li thny them") as the rest of a cut name. A name this
+        # session knew before (the roster's, for a read like it) moves only to a longer spelling
+        # read clearly more often: the roster's "Quin Foster" (a letter lost in its first read) to
+        # "Quinn Foster", never "Naomi Williams" to the "Naom Williams" of a smaller label.
+        if w.confirmed:
+            return len(key) > len(old) and w.reads[key] > w.reads[old] + 1
+        return w.reads[key] > w.reads[old]
 
     def _rename(self, tid: int, w: _Who, cur: StudentName) -> None:
         old = w.key
@@ -303,7 +308,7 @@ class IdentityTracker:
     def _take(self, i: int, w: _Who, key: str, shown: str | None, holders: dict[str, int], *,
               known: bool = False) -> None:
         """Give face `i` the key; `known`: a name of this session read before (on another face, or
-        on this one before it was lost), which only a read adding its start moves (see _better_read)."""
+        on this one before it was lost), which better reads move less easily (see _better_read)."""
         w.key, w.shown, w.before, w.confirmed = key, shown, None, known
         if w.base is not None:
             w.reads[w.base] = max(w.reads[w.base], 1)
