@@ -393,7 +393,12 @@ def test_preview_fed_from_another_thread_never_blocks(xvfb_session: XvfbDisplay,
     release.set()
     assert not blocked, "send() waited for the window thread"
     assert sink.frames == 50
-    assert shows("fer threaded", image)  # the newest image, drawn once the window thread is free
+    # The newest image, drawn once the window thread is free. (Failed once in ~10 full CI runs
+    # on a 2-core VM with a training run beside it: the state below says which part did not.)
+    assert shows("fer threaded", image), (
+        f"closed={sink.closed} user_closed={sink._user_closed} shown={sink._shown} "
+        f"pumped windows={preview._gui.windows if preview._gui else None} "
+        f"on screen={on_screen(xvfb_session.display, 'fer threaded')}")
     closer = threading.Thread(target=sink.close, daemon=True)
     closer.start()
     closer.join(30)
