@@ -156,3 +156,19 @@ def test_a_face_the_detector_misses_as_a_moved_gallery_is_adopted_keeps_its_trac
         ids.update(result.faces.track_id.tolist())
     assert moves >= 3 and blind["passes"] >= 3, (moves, blind)
     assert switches.switches == 0 and len(ids) == 9, (switches.switches, sorted(ids))
+
+
+def test_the_tiles_are_checked_every_fifth_of_layout_every_not_every_frame(monkeypatch):
+    """The cheap check between searches runs every layout_every // 5 frames, however long ago
+    the last search was (it ran on every frame once a search was layout_every frames old)."""
+    import fer_overlay.analysis.pipeline as pipeline_mod
+
+    calls: list[int] = []
+    real = pipeline_mod.layout_holds
+    monkeypatch.setattr(pipeline_mod, "layout_holds", lambda image, layout: calls.append(1) or real(image, layout))
+    spec = GallerySpec(participants=9, size=(1280, 720), seed=9, camera_off=0.0)
+    pipeline = GalleryPipeline.create(PipelineOptions(mode=RunningMode.VIDEO, layout_every=15), threads=2,
+                                      identity=None)
+    for i, (image, _) in enumerate(gallery_frames(spec, 45, seed=4, faces=FaceBank.from_insightface())):
+        pipeline.process(Frame(image, i, i / 10))
+    assert 12 <= len(calls) <= 15, len(calls)  # 44 frames after the first search, one check in 3

@@ -14,6 +14,7 @@ line stays 90% canvas however it is smeared. Those cells are trusted as a grid o
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 
@@ -393,21 +394,32 @@ def layout_holds(image: np.ndarray, layout: Layout, tolerance: int = 12, min_sha
     h, w = image.shape[:2]
     if (w, h) != layout.frame_size:
         return False
+    ys, xs = _rings(tuple(t.xyxy for t in layout.tiles), w, h)
+    if not len(ys):
+        return False
     bg = np.array(layout.background, np.int16)
-    hits = total = 0
-    for t in layout.tiles:
-        x1, y1, x2, y2 = t.xyxy
-        ring = []
-        if y1 >= 2:
-            ring.append(image[y1 - 2, x1:x2])
-        if y2 + 1 < h:
-            ring.append(image[y2 + 1, x1:x2])
-        if x1 >= 2:
-            ring.append(image[y1:y2, x1 - 2])
-        if x2 + 1 < w:
-            ring.append(image[y1:y2, x2 + 1])
-        for line in ring:
-            near = (np.abs(line.astype(np.int16) - bg).max(axis=1) <= tolerance)
-            hits += int(near.sum())
-            total += len(near)
-    return total > 0 and hits >= min_share * total
+    near = np.abs(image[ys, xs].astype(np.int16) - bg).max(axis=1) <= tolerance
+    return int(near.sum()) >= min_share * len(near)
+
+
+@functools.lru_cache(maxsize=8)
+def _rings(tiles: tuple[tuple[int, int, int, int], ...], w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ys, xs) of the pixels layout_holds compares: the line 2 px above each tile, the one just
+    below it, 2 px left of it and just right of it (each where it lies in the frame). Built once
+    per layout: the check runs every few frames, and 196 slices a time cost 3 ms at 49 tiles."""
+    ys: list[np.ndarray] = []
+    xs: list[np.ndarray] = []
+    for x1, y1, x2, y2 in tiles:
+        cols = np.arange(max(0, x1), min(x2, w))
+        rows = np.arange(max(0, y1), min(y2, h))
+        for y, inside in ((y1 - 2, y1 >= 2), (y2 + 1, y2 + 1 < h)):
+            if inside:
+                ys.append(np.full(len(cols), y))
+                xs.append(cols)
+        for x, inside in ((x1 - 2, x1 >= 2), (x2 + 1, x2 + 1 < w)):
+            if inside:
+                ys.append(rows)
+                xs.append(np.full(len(rows), x))
+    if not ys:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(ys).astype(np.int64), np.concatenate(xs).astype(np.int64)

@@ -148,6 +148,7 @@ class GalleryPipeline:
         self._classify = ClassifySchedule(self.options.classify)
         self._frames = 0
         self._searched_at = 0  # the frame of the last layout search
+        self._checked_at = 0  # ... and of the last search or cheap check of its tiles
         self._unexplained = 0  # searches in a row that kept a layout leaving faces unexplained
         self._last_t: float | None = None
         self._last_full_frame_t: float | None = None
@@ -203,7 +204,7 @@ class GalleryPipeline:
         self._refresh.reset()
         self._classify.reset()
         self._frames, self._last_t, self._last_full_frame_t, self._full_frame_at = 0, None, None, 0
-        self._searched_at = 0
+        self._searched_at = self._checked_at = 0
         self._unexplained = 0
         self._avatars = self._self_view = Faces.empty()
 
@@ -394,10 +395,12 @@ class GalleryPipeline:
         faces = whole if whole is not None else self.tracker.faces
         if current is not None:
             since = self._frames - self._searched_at
-            # Between searches the tiles are checked (cheaply) a few times: a gallery that
-            # scrolls or switches view is searched again within a fifth of `layout_every`.
-            if since < max(1, self.options.layout_every // 5):
+            # Between searches the tiles are checked (cheaply) every fifth of `layout_every`: a
+            # gallery that scrolls or switches view is searched again that soon. (It was checked on
+            # every frame once a search was that old: 3 ms a frame at 49 tiles, for nothing.)
+            if self._frames - self._checked_at < max(1, self.options.layout_every // 5):
                 return current, _Relayout.NONE, whole
+            self._checked_at = self._frames
             holds = layout_holds(image, current)
             # The cheap check only vouches for tiles that explain the faces: a first search that
             # merged two tiles (a gap lost to compression) must not hold because its gaps do.
@@ -406,7 +409,7 @@ class GalleryPipeline:
             if holds and (since < self.options.layout_every or self._unexplained >= _UNEXPLAINED_SEARCHES
                           or explains_every_face(current, faces)):
                 return current, _Relayout.NONE, whole
-        self._searched_at = self._frames
+        self._searched_at = self._checked_at = self._frames
         found = find_layout(image, self.options.layout, faces)
         tol = self.options.stable_layout.tolerance
         if (whole is None and current is not None and not same_tiles(current, found, tol)
