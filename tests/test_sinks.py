@@ -310,15 +310,39 @@ def close_like_a_window_manager(display_name: str, title: str) -> None:
         d.close()
 
 
+def raise_window(display_name: str, title: str) -> None:
+    """Put the window named `title` (its window manager frame) on top of the others."""
+    from Xlib import X, display, error
+
+    d = display.Display(display_name)
+    try:
+        for w in windows_titled(d, title):
+            with contextlib.suppress(error.XError):
+                frame = w
+                while (parent := frame.query_tree().parent) and parent != d.screen().root:
+                    frame = parent
+                frame.configure(stack_mode=X.Above)
+        d.sync()
+    finally:
+        d.close()
+
+
 def shows(title: str, image: np.ndarray, sink: PreviewSink | None = None, timeout: float = 30.0) -> bool:
     """Whether the X server shows `image` in the window `title` within `timeout` (sending it on
     meanwhile when given the sink). Generous: it only costs time on failure, and a busy machine
-    takes seconds to schedule the GUI thread."""
+    takes seconds to schedule the GUI thread. The window is raised first: its pixels are read
+    off the screen, and a window an earlier test left on top of it would be read instead (the
+    likeliest cause of two failures in full CI runs that never happened with this file alone)."""
     from fer_overlay.capture import WindowSource
 
     with WindowSource(title) as shown:
-        return wait_for(lambda: (sink is not None and sink.send(image),
-                                 np.array_equal(shown.read().image, image))[1], timeout)
+        def showing() -> bool:
+            if sink is not None:
+                sink.send(image)
+            raise_window(os.environ["DISPLAY"], title)
+            return np.array_equal(shown.read().image, image)
+
+        return wait_for(showing, timeout)
 
 
 @pytest.mark.gui
