@@ -331,8 +331,8 @@ def shows(title: str, image: np.ndarray, sink: PreviewSink | None = None, timeou
     """Whether the X server shows `image` in the window `title` within `timeout` (sending it on
     meanwhile when given the sink). Generous: it only costs time on failure, and a busy machine
     takes seconds to schedule the GUI thread. The window is raised first: its pixels are read
-    off the screen, and a window an earlier test left on top of it would be read instead (the
-    likeliest cause of two failures in full CI runs that never happened with this file alone)."""
+    off the screen, where a window left above it would be read instead. (That did not stop the
+    rare failures of full CI runs beside a training run; their cause is still open.)"""
     from fer_overlay.capture import WindowSource
 
     with WindowSource(title) as shown:

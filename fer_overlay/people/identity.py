@@ -29,10 +29,10 @@ A first read can be wrong in part and later reads right ("e Dubois" while the ga
 moves at once to a read that adds the start of the name (its key the end of the new one), and to
 any other spelling once that was read more often than the key's own (a key this session knew
 before, such as the roster's name for a partial read, only to a longer one read clearly more
-often); never to a piece of it, never to a key of another student of this session. Each move is reported
-(:attr:`IdentityTracker.renamed`) so that everything keyed by student follows it: the baselines,
-insight, and the record, which files the rows already written under the new key (one student,
-under the name on the screen).
+often); never to a piece of it, never to a key of another student of this session. Each move is
+reported (:attr:`IdentityTracker.renamed`) so that everything keyed by student follows it: the
+baselines, insight, and the record, which files the rows already written under the new key (one
+student, under the name on the screen).
 """
 
 from __future__ import annotations
