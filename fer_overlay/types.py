@@ -8,6 +8,7 @@ stage's view.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -123,13 +124,15 @@ class Faces:
         return dataclasses.replace(self, **columns)
 
     @classmethod
-    def concat(cls, parts: Sequence[Faces]) -> Faces:
+    def concat(cls, parts: Sequence[Faces], **columns: Any) -> Faces:
+        """The parts' rows in order; `columns` replace whole columns of the result (as `with_`,
+        without building it twice: the tracker joins one-row parts every frame)."""
         parts = [p for p in parts if len(p)]
         if not parts:
-            return cls.empty()
-        cols = {c: np.concatenate([getattr(p, c) for p in parts]) for c in ARRAY_COLUMNS}
-        texts = {c: tuple(v for p in parts for v in getattr(p, c)) for c in TEXT_COLUMNS}
-        return cls(**cols, **texts)
+            return cls.empty().with_(**columns) if columns else cls.empty()
+        cols = {c: np.concatenate([getattr(p, c) for p in parts]) for c in ARRAY_COLUMNS if c not in columns}
+        texts = {c: tuple(v for p in parts for v in getattr(p, c)) for c in TEXT_COLUMNS if c not in columns}
+        return cls(**cols, **texts, **columns)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -230,16 +233,26 @@ class Layout:
             return None
         return round(float(dx)), round(float(dy))
 
+    @functools.cached_property
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(T, 4) x0, y0, x1, y1 of the tiles in reverse order, and their indices: tile_of's tables,
+        built once per layout (it is asked several times a frame, for every face)."""
+        tiles = self.tiles[::-1]
+        return (np.array([t.xyxy for t in tiles], np.float64).reshape(-1, 4),
+                np.array([t.index for t in tiles], np.int32))
+
     def tile_of(self, points: np.ndarray) -> np.ndarray:
-        """Tile index for each (x, y) point; -1 outside every tile or without a grid."""
+        """Tile index for each (x, y) point; -1 outside every tile or without a grid. Where tiles
+        overlap, the later tile wins."""
+        points = np.asarray(points, np.float64).reshape(-1, 2)
         out = np.full(len(points), -1, np.int32)
-        if self.kind is LayoutKind.NONE:
+        if self.kind is LayoutKind.NONE or not self.tiles or not len(points):
             return out
-        for t in self.tiles:
-            inside = (points[:, 0] >= t.x) & (points[:, 0] < t.x + t.w) & (points[:, 1] >= t.y) & (
-                points[:, 1] < t.y + t.h
-            )
-            out[inside] = t.index
+        box, index = self._bounds
+        x, y = points[:, 0:1], points[:, 1:2]
+        inside = (x >= box[:, 0]) & (x < box[:, 2]) & (y >= box[:, 1]) & (y < box[:, 3])  # (N, T)
+        hit = inside.any(axis=1)
+        out[hit] = index[inside[hit].argmax(axis=1)]  # first in reverse order = the last tile
         return out
 
 

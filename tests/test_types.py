@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_overlay.types import CLASSES, LABELS, Emotion, Faces, Frame
+from fer_overlay.types import CLASSES, LABELS, Emotion, Faces, Frame, Layout, LayoutKind, Tile
 
 
 def make(n: int) -> Faces:
@@ -46,6 +46,16 @@ def test_indexing_and_concat_keep_columns_together():
     assert len(Faces.concat([])) == 0
 
 
+def test_concat_replaces_whole_columns_in_one_build():
+    f = make(3).with_(name=("a", "b", "c"))
+    joined = Faces.concat([f[[2]], f[[0]]], track_id=np.array([7, 8]), name=("x", None))
+    assert joined.track_id.tolist() == [7, 8] and joined.name == ("x", None)
+    assert joined.score.tolist() == pytest.approx([0.9, 0.5])  # the other columns come from the parts
+    with pytest.raises(ValueError, match="track_id"):
+        Faces.concat([f[[0]]], track_id=np.array([1, 2]))
+    assert len(Faces.concat([], track_id=np.zeros(0, np.int64))) == 0
+
+
 def test_bad_shapes_name_the_column():
     with pytest.raises(ValueError, match="score"):
         Faces(xyxy=np.zeros((2, 4)), score=np.zeros(3))
@@ -60,3 +70,13 @@ def test_bad_shapes_name_the_column():
 def test_frame_rejects_non_bgr(image):
     with pytest.raises(ValueError, match="Frame.image"):
         Frame(image)
+
+
+def test_tile_of_is_the_last_tile_holding_each_point():
+    # Overlapping tiles (a speaker tile under a strip): the later one wins, as the layout lists them.
+    tiles = (Tile(0, 0, 0, 100, 100), Tile(1, 50, 50, 100, 100), Tile(5, 200, 0, 10, 10))
+    layout = Layout(LayoutKind.SPEAKER, tiles, (300, 200))
+    points = np.array([[10, 10], [60, 60], [149.9, 149.9], [150, 150], [205, 5], [210, 5], [-1, 0]])
+    assert layout.tile_of(points).tolist() == [0, 1, 1, -1, 5, -1, -1]
+    assert layout.tile_of(np.zeros((0, 2))).tolist() == []
+    assert Layout(LayoutKind.GRID, (), (10, 10)).tile_of(points).tolist() == [-1] * len(points)

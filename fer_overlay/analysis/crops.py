@@ -70,14 +70,19 @@ def crop_faces(image: np.ndarray, faces: Faces, opts: CropOptions = CropOptions(
     big = side > 2 * size
     mats = _affine(faces, opts, size)
     mats_2x = _affine(faces, opts, 2 * size)
+    # One OpenCV call per step and face, each writing in place: the loop runs on the analysis
+    # thread for every face of every frame, and numpy's var() held the GIL longer than the warp.
+    tmp = np.empty((2 * size, 2 * size), np.uint8)
+    lap = np.empty((size, size), np.float32)
     for i in range(n):
         if big[i]:
-            tmp = cv2.warpAffine(grey_img, mats_2x[i], (2 * size, 2 * size), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
-            out[i] = cv2.resize(tmp, (size, size), interpolation=cv2.INTER_AREA)
+            cv2.warpAffine(grey_img, mats_2x[i], (2 * size, 2 * size), dst=tmp, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+            cv2.resize(tmp, (size, size), dst=out[i], interpolation=cv2.INTER_AREA)
         else:
-            out[i] = cv2.warpAffine(grey_img, mats[i], (size, size), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE)
-        sharp[i] = cv2.Laplacian(out[i], cv2.CV_32F).var()
+            cv2.warpAffine(grey_img, mats[i], (size, size), dst=out[i], flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        cv2.Laplacian(out[i], cv2.CV_32F, dst=lap)
+        sharp[i] = cv2.meanStdDev(lap)[1][0, 0] ** 2
     return Crops(out, side.astype(np.float32), sharp)
 

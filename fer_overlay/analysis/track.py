@@ -171,8 +171,7 @@ class Tracker:
         live = [t for t in self._tracks if t.hits >= self.options.min_hits]
         if not live:
             return Faces.empty()
-        out = Faces.concat([t.faces for t in live])
-        return out.with_(track_id=np.array([t.id for t in live], np.int64))
+        return Faces.concat([t.faces for t in live], track_id=np.array([t.id for t in live], np.int64))
 
     @property
     def faces(self) -> Faces:
@@ -181,8 +180,8 @@ class Tracker:
 
     def _all(self) -> Faces:
         """Every track (reported or not yet), with its id."""
-        return Faces.concat([t.faces for t in self._tracks]).with_(
-            track_id=np.array([t.id for t in self._tracks], np.int64))
+        return Faces.concat([t.faces for t in self._tracks],
+                            track_id=np.array([t.id for t in self._tracks], np.int64))
 
     @property
     def last_matched(self) -> frozenset[int]:
@@ -195,7 +194,7 @@ class Tracker:
         lost = [t for t in self._tracks if t.missed > 0]
         if not lost:  # the usual case: nothing to build
             return Faces.empty()
-        return Faces.concat([t.faces for t in lost]).with_(track_id=np.array([t.id for t in lost], np.int64))
+        return Faces.concat([t.faces for t in lost], track_id=np.array([t.id for t in lost], np.int64))
 
     @property
     def active_ids(self) -> tuple[int, ...]:
