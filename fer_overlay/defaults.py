@@ -17,6 +17,10 @@ DETECT_EVERY = 3  # detection = every_k: frames between detector runs
 DETECT_BUDGET_MS = 15.0  # detection = changed: detector time per analysed frame
 ROUND_ROBIN_S = 1.5  # detection = changed: every tile is looked at again at least this often
 CLASSIFY_BUDGET_MS = 0.0  # 0: every readable face is classified on every frame
+# The gallery greys the caption of an emotion read longer ago than this (a face turned away or
+# blurred, or waiting its turn under a classify budget); the smoother says "unknown" after
+# SmoothingOptions.stale_after_s.
+FRESH_EMOTION_S = 1.0
 CALIBRATION_S = 180.0  # per-student resting baseline: the first minutes of a class
 ATTENTION_AFTER_S = 60.0  # low mood for this long flags a student
 # `analyze --record`: frames analysed per second of video. A live run analyses at about this

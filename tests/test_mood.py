@@ -81,6 +81,20 @@ def test_insight_writes_one_record_per_second_with_the_last_state():
     assert record.t == 1 and rows[0].emotion is Emotion.NEUTRAL
 
 
+def test_each_row_carries_how_long_ago_its_emotion_was_read():
+    lay = grid(3)
+    f = faces(["happy", "unknown", "sad"], names=["Ana", "Ben", "Cy"])
+    ages = np.array([0.0, np.nan, 0.75], np.float32)  # Ben never read: no age, and no emotion
+    record = ClassInsight()
+    record.add(replace(analysis(100.0, f, lay), refresh_age_s=ages), class_mood(f, lay, 100.0))
+    _, rows = record.flush()[0]
+    assert [(r.student, r.emotion, r.age_s) for r in rows] == [
+        ("Ana", Emotion.HAPPY, 0.0), ("Ben", Emotion.UNKNOWN, None), ("Cy", Emotion.SAD, 0.75)]
+    # An analysis without refresh ages (IMAGE mode, a test) records none rather than guessing.
+    record.add(analysis(101.0, f, lay), class_mood(f, lay, 101.0))
+    assert {r.age_s for r in record.flush()[0][1]} == {None}
+
+
 def test_students_gone_from_view_are_recorded_as_not_visible_and_need_attention():
     ins = ClassInsight(InsightOptions(attention_after_s=30))
     lay = grid(2)

@@ -325,6 +325,24 @@ def test_forget_student_folds_accents_and_namesakes(db: Path) -> None:
             assert b"Maria L" not in path.read_bytes() and b"maria lopez" not in path.read_bytes(), path
 
 
+def test_each_students_refresh_age_is_kept_to_the_millisecond(db: Path) -> None:
+    with SessionStore.open(db) as store:
+        info = store.start_session("Zoom", anonymous=False, settings={})
+        rows = [StudentSecond(0, "ana", Emotion.HAPPY, 0.9, age_s=0.0123456),
+                StudentSecond(0, "ben", Emotion.SAD, 0.7, age_s=1.5),
+                StudentSecond(0, "cy", present=False, camera_on=False)]
+        store.append(info.id, ClassSecond.from_students(0, rows), rows)
+        assert [r.age_s for r in store.read_students(info.id)] == [0.012, 1.5, None]
+        assert store.read_students(info.id) == rows  # rounded on the way in, as the store keeps it
+        assert store.query("SELECT age_ms FROM student_seconds ORDER BY student") == [(12,), (1500,), (None,)]
+        export_csv(store, info.id, db.parent / "csv", anonymize=False)
+    exported = list(csv.DictReader((db.parent / "csv" / "student_seconds.csv").open(encoding="utf-8")))
+    assert [r["age_s"] for r in exported] == ["0.012", "1.5", ""]
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="age_s"):
+            StudentSecond(0, "ana", age_s=bad)
+
+
 def test_forget_student_matches_a_version_1_record(db: Path) -> None:
     """Version 1 stored display names as keys; the migration keeps them, forget still finds them."""
     from fer_overlay.store.db import MIGRATIONS, _statements
@@ -343,6 +361,8 @@ def test_forget_student_matches_a_version_1_record(db: Path) -> None:
         assert store.query("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)] and SCHEMA_VERSION >= 2
         assert store.names(1) == {"María López": "María López"}  # no display name: the old key shows
         store.append(1, *_second(1, ("maria lopez",)))
+        # The version-1 row has no refresh age (schema 4 added it): it reads as not known.
+        assert [r.age_s for r in store.read_students(1)] == [None, None]
         assert store.forget_student("Maria Lopez").rows == 2  # the old row and the new one
         assert store.students(1) == []
 

@@ -123,3 +123,28 @@ def test_live_alerts_name_who_needs_attention_and_recent_turns() -> None:
     out = live_alerts(insight, 15.0)
     assert out.students and out.students[0].startswith("Ben Carter: negative for")
     assert live_alerts(ClassInsight(), 0.0).lines == ()
+
+
+def _white_text_px(image: np.ndarray, box: tuple[int, int, int, int]) -> int:
+    x1, y1, x2, y2 = box
+    return int((image[y1:y2, x1:x2].min(axis=2) > 240).sum())
+
+
+def test_an_emotion_read_a_while_ago_is_drawn_grey_not_as_current() -> None:
+    from fer_overlay.views.render import stale_faces
+
+    image, f = scene(), faces()
+    image[:] = 90  # flat: white pixels can only be caption text
+    fresh = render(View.GALLERY, image, ViewState(f, refresh_age_s=np.array([0.0, 0.2], np.float32), age_s=0.1),
+                   (W, H))
+    # Maria read 1.5 s before the shown frame (0.9 s at the analysis, which is 0.6 s old); Ben just now.
+    old = render(View.GALLERY, image, ViewState(f, refresh_age_s=np.array([0.9, 0.0], np.float32), age_s=0.6),
+                 (W, H))
+    left, right = (0, 0, W // 2, H - 60), (W // 2, 0, W, H - 60)  # above the "analysis 0.6 s old" note
+    assert _white_text_px(fresh, left) > 50 and _white_text_px(old, left) == 0  # Maria's caption went grey
+    assert _white_text_px(old, right) == _white_text_px(fresh, right) > 50  # Ben's did not
+    ages = np.array([1.2, np.nan, 0.5, 3.0], np.float32)
+    four = Faces(xyxy=np.zeros((4, 4)), emotion=np.array([3, -1, 3, -1]))
+    assert stale_faces(four, ages).tolist() == [True, False, False, False]  # unknown is never "stale"
+    assert stale_faces(four, ages, since_s=0.6).tolist() == [True, False, True, False]
+    assert stale_faces(four, None).tolist() == [False] * 4

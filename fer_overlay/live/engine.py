@@ -486,7 +486,8 @@ class LiveEngine:
         hidden = result.hidden
         alerts = self.alerts() if self.alerts is not None else Alerts()
         return ViewState(faces, mood, self.history.series(), age, status=status, hidden=hidden, alerts=alerts,
-                         layout=result.layout, faces_current=current)
+                         layout=result.layout, faces_current=current,
+                         refresh_age_s=result.refresh_age_s if current else None)
 
 
 def _one_line(exc: BaseException) -> str:

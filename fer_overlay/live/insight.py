@@ -64,6 +64,7 @@ def student_rows(t: int, analysis: Analysis) -> list[StudentSecond]:
     faces = analysis.faces
     rows = []
     raw_known = np.isfinite(faces.raw_probs).all(axis=1)
+    ages = analysis.refresh_age_s if len(analysis.refresh_age_s) == len(faces) else np.full(len(faces), np.nan)
     seen: set[str] = set()
     for i in range(len(faces)):
         key = faces.student[i]
@@ -80,7 +81,9 @@ def student_rows(t: int, analysis: Analysis) -> list[StudentSecond]:
         else:
             raw, relative = reported, None
             conf = float(faces.probs[i, raw]) if raw >= 0 else 0.0
-        rows.append(StudentSecond(t, key, _emotion(raw), min(max(conf, 0.0), 1.0), relative, name=faces.name[i]))
+        age = float(ages[i]) if np.isfinite(ages[i]) and raw >= 0 else None
+        rows.append(StudentSecond(t, key, _emotion(raw), min(max(conf, 0.0), 1.0), relative, name=faces.name[i],
+                                  age_s=age))
     return rows
 
 

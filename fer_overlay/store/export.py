@@ -1,7 +1,8 @@
 """Tidy CSV export of one session: one file per table, one header row, labels instead of codes.
 
 student_seconds.csv has the student key (``student``) and the name the teacher reads (``name``);
-an anonymous export puts "Student N" in both.
+an anonymous export puts "Student N" in both; ``age_s`` is how long before the end of the second
+the emotion was read (empty where it was not).
 
 Files are written with :mod:`fer_overlay.outputs`: only absent paths or regular files are
 replaced (a symlink only with ``force``), the user's umask is kept, and every path is checked
@@ -97,7 +98,8 @@ def _tables(store: SessionStore, session_id: SessionRef,
                              (info.id,), "export the class timeline")
     student_rows = store.query(
         f"SELECT t, student, {_EMOTION_CASE.format(col='emotion')}, valence, confidence, "
-        f"CASE WHEN relative IS NULL THEN '' ELSE {_EMOTION_CASE.format(col='relative')} END, present, camera_on "
+        f"CASE WHEN relative IS NULL THEN '' ELSE {_EMOTION_CASE.format(col='relative')} END, present, camera_on, "
+        "CASE WHEN age_ms IS NULL THEN '' ELSE age_ms / 1000.0 END "
         "FROM student_seconds WHERE session_id = ? ORDER BY t, student", (info.id,), "export the student rows")
     if names is not None:
         student_rows = [(r[0], names.get(r[1], "Student ?"), names.get(r[1], "Student ?"), *r[2:])
@@ -111,7 +113,7 @@ def _tables(store: SessionStore, session_id: SessionRef,
         (["id", "label", "started_at", "ended_at", "source", "anonymous", "settings",
           "app_version", "duration_s", "n_students"], [session_row]),
         (class_cols, class_rows),
-        (["t", "student", "name", "emotion", "valence", "confidence", "relative", "present", "camera_on"],
+        (["t", "student", "name", "emotion", "valence", "confidence", "relative", "present", "camera_on", "age_s"],
          student_rows),
         (["t", "label"], mark_rows),
     ]

@@ -92,7 +92,9 @@ class StudentSecond:
     a repeated label, or ``"track-<id>"`` when no name was read); ``name`` is how the teacher
     reads it ("Maria López"), kept once per session in the roster, not per second.
     ``present``: in the meeting (tile or face seen); ``camera_on``: their face was visible,
-    so ``emotion`` means something.
+    so ``emotion`` means something. ``age_s``: how long before the end of the second the emotion
+    was read from the face (``Analysis.refresh_age_s``, to the millisecond); None where it was
+    not read, or not known (rows written before schema 4).
     """
 
     t: int
@@ -103,9 +105,15 @@ class StudentSecond:
     present: bool = True
     camera_on: bool = True
     name: str | None = field(default=None, compare=False)  # display name; None: show the key
+    age_s: float | None = None
 
     def __post_init__(self) -> None:
         _check_t(self.t)
+        if self.age_s is not None:
+            age = float(self.age_s)
+            if not (math.isfinite(age) and age >= 0):
+                raise ValueError(f"age_s must be a finite number of seconds >= 0 or None, got {self.age_s!r}")
+            object.__setattr__(self, "age_s", round(age, 3))  # stored in whole milliseconds
         if not isinstance(self.student, str) or not self.student.strip():
             raise ValueError(f"student key must be a non-empty string, got {self.student!r}")
         if self.name is not None and not isinstance(self.name, str):

@@ -45,8 +45,8 @@ _INSERT_CLASS = (
     f"VALUES ({', '.join('?' * (len(_CLASS_COLUMNS) + 1))})"
 )
 _INSERT_STUDENT = (
-    "INSERT INTO student_seconds (session_id, t, student, emotion, valence, confidence, relative, present, camera_on) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO student_seconds (session_id, t, student, emotion, valence, confidence, relative, present, camera_on, "
+    "age_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SESSION_SELECT = """
     SELECT s.id, s.label, s.started_at, s.ended_at, s.source, s.anonymous, s.settings, s.app_version,
@@ -324,15 +324,15 @@ class SessionStore:
     def read_students(self, session_id: SessionRef, student: str | None = None) -> list[StudentSecond]:
         """Rows ordered by t then student, with the roster's display name; ``student`` keeps one key only."""
         sid = self.resolve(session_id)
-        sql = ("SELECT s.t, s.student, s.emotion, s.confidence, s.relative, s.present, s.camera_on, r.name "
+        sql = ("SELECT s.t, s.student, s.emotion, s.confidence, s.relative, s.present, s.camera_on, r.name, s.age_ms "
                "FROM student_seconds s LEFT JOIN session_students r "
                "ON r.session_id = s.session_id AND r.student = s.student WHERE s.session_id = ?"
                + (" AND s.student = ?" if student is not None else "") + " ORDER BY s.t, s.student")
         params = (sid,) if student is None else (sid, student)
         return [
             StudentSecond(t, key, emotion_from_code(e), conf, None if rel is None else emotion_from_code(rel),
-                          bool(present), bool(cam), name)
-            for t, key, e, conf, rel, present, cam, name in self.query(sql, params)
+                          bool(present), bool(cam), name, None if age is None else age / 1000)
+            for t, key, e, conf, rel, present, cam, name, age in self.query(sql, params)
         ]
 
     def read_bookmarks(self, session_id: SessionRef) -> list[Bookmark]:
@@ -477,8 +477,9 @@ def _class_row(session_id: int, cs: ClassSecond) -> tuple[Any, ...]:
 
 def _student_row(session_id: int, s: StudentSecond) -> tuple[Any, ...]:
     rel = None if s.relative is None else emotion_code(s.relative)
+    age = None if s.age_s is None else round(s.age_s * 1000)
     return (session_id, s.t, s.student, emotion_code(s.emotion), s.valence, round(s.confidence, 3), rel,
-            int(s.present), int(s.camera_on))
+            int(s.present), int(s.camera_on), age)
 
 
 def _recording(conn: sqlite3.Connection, ids: Sequence[int] | None = None) -> list[tuple[int, str, float]]:

@@ -22,6 +22,7 @@ from .render import (
     blur_faces_into,
     captions_for,
     pixelate_into,
+    stale_faces,
     text_block,
 )
 
@@ -66,6 +67,9 @@ class ViewState:
     # The gallery's tiles (in captured pixels), so captions stay inside each face's tile;
     # None or a "none" layout: captions use a region around each face instead.
     layout: Layout | None = None
+    # Per face of `faces`: seconds since its emotion was read, at the analysis (Analysis.refresh_age_s);
+    # the gallery greys values older than defaults.FRESH_EMOTION_S. None: not known.
+    refresh_age_s: np.ndarray | None = None
 
 
 def fit(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float, tuple[int, int]]:
@@ -167,7 +171,9 @@ def gallery(image: np.ndarray, state: ViewState, size: tuple[int, int], style: R
         faces = faces.with_(name=(None,) * len(faces))
         style = RenderStyle(show_names=False, show_confidence=style.show_confidence, text_scale=style.text_scale)
     key = (state.faces, state.layout, size, style, scale, offset)
-    annotate_faces_into(canvas, faces, style, captions=_placed(key, faces, state.layout, size, style, scale, offset))
+    stale = stale_faces(state.faces, state.refresh_age_s, state.age_s or 0.0)
+    annotate_faces_into(canvas, faces, style, captions=_placed(key, faces, state.layout, size, style, scale, offset),
+                        stale=stale)
     return canvas
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .. import defaults
 from ..types import LABELS, Emotion, Faces, Tile
 from .captions import CAP_UNITS, FONT, Box, Caption, CaptionText, assumed_tile_height, face_region, place_caption
 
@@ -27,6 +28,8 @@ EMOTION_COLOURS: dict[str, tuple[int, int, int]] = {
     Emotion.DISGUST.value: (40, 130, 110),
     Emotion.UNKNOWN.value: (130, 130, 130),
 }
+WHITE = (255, 255, 255)
+STALE_TEXT = (150, 150, 150)  # a caption whose value is not current: still legible on the dark plate
 
 
 @dataclass(frozen=True)
@@ -131,32 +134,50 @@ def annotate_faces(
 def annotate_faces_into(
     image: np.ndarray, faces: Faces, style: RenderStyle = RenderStyle(), tiles: Sequence[Tile] = (),
     labels: Sequence[Box | None] = (), captions: Sequence[Caption | None] | None = None,
+    stale: np.ndarray | None = None,
 ) -> None:
     """:func:`annotate_faces` drawn into ``image`` itself: for views that own their canvas.
-    ``captions`` are :func:`captions_for`'s result when the caller kept it from an earlier frame."""
+    ``captions`` are :func:`captions_for`'s result when the caller kept it from an earlier frame.
+    ``stale`` marks faces whose emotion was read a while ago (see :func:`stale_faces`): their box
+    is drawn thin and their caption's text grey, so an older value does not pass for a current one."""
     h, w = image.shape[:2]
     emotions = faces.labels
     boxes = np.rint(faces.xyxy).astype(np.int64).tolist()
+    old = np.zeros(len(faces), bool) if stale is None else np.asarray(stale, bool)
     if captions is None:
         captions = captions_for(faces, (w, h), style, tiles, labels)
     for i, caption in enumerate(captions):
         x1, y1, x2, y2 = boxes[i]
         colour = EMOTION_COLOURS[emotions[i]]
         # The box's stroke follows the caption size: 4 px strokes would bury a 49-tile face.
-        thick = max(1, round(caption.cap_px / 8)) if caption else 1
+        thick = max(1, round(caption.cap_px / 8)) if caption and not old[i] else 1
         cv2.rectangle(image, (x1, y1), (x2, y2), colour, thick, cv2.LINE_AA)
         if caption is not None:
-            draw_caption(image, caption, colour, faces.probs[i])
+            draw_caption(image, caption, colour, faces.probs[i], STALE_TEXT if old[i] else WHITE)
 
 
-def draw_caption(image: np.ndarray, caption: Caption, colour: tuple[int, int, int], probs: np.ndarray) -> None:
+def stale_faces(faces: Faces, refresh_age_s: np.ndarray | None, since_s: float = 0.0,
+                fresh_s: float = defaults.FRESH_EMOTION_S) -> np.ndarray:
+    """(N,) bool: faces showing an emotion read more than ``fresh_s`` before the shown frame
+    (``refresh_age_s`` at the analysis plus ``since_s``, the analysis' age). Faces never read
+    show "unknown" and are not stale; without ages (an older analysis, IMAGE mode) none are."""
+    n = len(faces)
+    if refresh_age_s is None or len(refresh_age_s) != n:
+        return np.zeros(n, bool)
+    age = np.asarray(refresh_age_s, np.float64) + since_s
+    return np.isfinite(age) & (age > fresh_s) & (faces.emotion >= 0)
+
+
+def draw_caption(image: np.ndarray, caption: Caption, colour: tuple[int, int, int], probs: np.ndarray,
+                 text_colour: tuple[int, int, int] = WHITE) -> None:
     """Draw a placed caption in place (callers own `image`): a dark plate edged in the
-    emotion's colour, white text, and the probability bar when the caption has one."""
+    emotion's colour, white text (grey for a stale value), and the probability bar when the
+    caption has one."""
     x1, y1, x2, y2 = caption.box
     _darken(image, caption.box)
     cv2.rectangle(image, (x1, y1), (x2 - 1, y2 - 1), colour, 1)
     for line, base in zip(caption.lines, caption.baselines(), strict=True):
-        cv2.putText(image, line, (x1 + caption.pad, base), FONT, caption.scale, (255, 255, 255), caption.thickness,
+        cv2.putText(image, line, (x1 + caption.pad, base), FONT, caption.scale, text_colour, caption.thickness,
                     cv2.LINE_AA)
     bar = caption.bar
     if bar is not None and np.isfinite(probs).all():
