@@ -94,18 +94,19 @@ def test_normalise_undoes_recogniser_slips(raw: str, display: str) -> None:
 def test_a_part_of_a_label_found_on_its_own_never_replaces_the_whole_label() -> None:
     """The detector sometimes boxes only a piece of a line ("d Al-" inside "Mohammed Al-Sayed"):
     that piece is the same place, and the read that holds it is kept, whichever came first."""
-    from fer_overlay.people.labels import _better, _same_place, _Text
+    from fer_overlay.people.label_places import same_place
+    from fer_overlay.people.label_reads import FoundText, better_read
 
     def text(rect, raw, score):
-        return _Text(rect, np.zeros((8, 32), np.uint8), normalise(raw), score)
+        return FoundText(rect, np.zeros((8, 32), np.uint8), normalise(raw), score)
 
     whole = text((429, 448, 616, 481), "Mohammed Al-Sayed", 0.97)
     piece = text((528, 455, 556, 472), "d Al-", 1.0)
     junk = text((340, 413, 617, 482), "inMohammed A Sayed", 0.80)  # a wide box that read a neighbour too
-    assert _same_place(whole.rect, piece.rect) and _same_place(piece.rect, whole.rect)
-    assert _better(whole, piece) and not _better(piece, whole)
-    assert _better(whole, junk) and not _better(junk, whole)
-    assert not _same_place((12, 213, 195, 242), (432, 449, 615, 479))  # two tiles' labels
+    assert same_place(whole.rect, piece.rect) and same_place(piece.rect, whole.rect)
+    assert better_read(whole, piece) and not better_read(piece, whole)
+    assert better_read(whole, junk) and not better_read(junk, whole)
+    assert not same_place((12, 213, 195, 242), (432, 449, 615, 479))  # two tiles' labels
 
 
 def test_match_key_is_the_one_key_function() -> None:

@@ -1,6 +1,6 @@
-"""Whose label is whose (fer_overlay.people.labels): the side of the faces a screen's labels are on,
-tiles that hold several labels, text that is nobody's label, and labels never taken across a nearer
-face. Texts are placed by hand, so no model runs: this is the geometry alone."""
+"""Whose label is whose (fer_overlay.people.labels, label_places, label_reads): the side of the faces
+a screen's labels are on, tiles that hold several labels, text that is nobody's label, and labels
+never taken across a nearer face. Texts are placed by hand, so no model runs: this is the geometry alone."""
 
 from __future__ import annotations
 
@@ -8,33 +8,19 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_overlay.people.labels import (
-    _ZOOM_MAX_SCALE,
-    _ZOOM_PIXELS,
-    ABOVE,
-    BELOW,
-    IMAGE,
-    LIVE,
-    LabelScanner,
-    _band,
-    _lines,
-    _near,
-    _Region,
-    _Text,
-    _zoom_scale,
-)
+from fer_overlay.people.label_places import ABOVE, BELOW, near_face, tile_band
+from fer_overlay.people.label_reads import _ZOOM_MAX_SCALE, _ZOOM_PIXELS, NO_THUMB, FoundText, _zoom_scale, text_lines
+from fer_overlay.people.labels import IMAGE, LIVE, LabelScanner, _Region
 from fer_overlay.people.names import normalise
 from fer_overlay.people.ocr import NameReader, OcrOptions, TextDetector
 from fer_overlay.people.options import IdentityOptions
 from fer_overlay.types import Faces, Tile
 
-_NO_THUMB = np.zeros((0, 0), np.float32)
-
 
 def _scanner(texts: list[tuple[tuple[int, int, int, int], str]]) -> LabelScanner:
     """A scanner that has read these (rect, text) pairs; the models never load."""
     scanner = LabelScanner(NameReader(OcrOptions()), TextDetector(), IdentityOptions())
-    scanner._texts = [_Text(rect, _NO_THUMB, normalise(text), 1.0) for rect, text in texts]
+    scanner._texts = [FoundText(rect, NO_THUMB, normalise(text), 1.0) for rect, text in texts]
     return scanner
 
 
@@ -120,9 +106,9 @@ def test_a_label_is_never_taken_across_a_clearly_nearer_face() -> None:
 
 def test_label_regions_on_either_side() -> None:
     tile = Tile(0, 100, 100, 400, 200)
-    assert _band(tile, 1000, 1000, BELOW)[3] == 300 and _band(tile, 1000, 1000, ABOVE)[1] == 100
+    assert tile_band(tile, 1000, 1000, BELOW)[3] == 300 and tile_band(tile, 1000, 1000, ABOVE)[1] == 100
     box = np.array([300, 300, 340, 350], np.float32)
-    below, above = _near(box, 1000, 1000, BELOW), _near(box, 1000, 1000, ABOVE)
+    below, above = near_face(box, 1000, 1000, BELOW), near_face(box, 1000, 1000, ABOVE)
     assert below[1] < 350 < below[3] and above[1] < 300 < above[3]
     assert above[3] < below[3] and above[1] < below[1]
 
@@ -158,11 +144,11 @@ def test_labels_of_tiles_side_by_side_are_not_joined_across_a_face() -> None:
     for x, word in ((12, "Virginia"), (149, "Yanina"), (289, "Pao")):
         cv2.putText(crop, word, (x, 46), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (200, 200, 200), 1)
     parts = [(10, 30, 140, 50), (147, 30, 280, 50), (287, 30, 360, 50)]
-    assert _lines(parts, crop, (False, False)) == [(10, 30, 360, 50)]
+    assert text_lines(parts, crop, (False, False)) == [(10, 30, 360, 50)]
     faces = np.array([(60, -20, 95, 25), (200, -22, 225, 25)], np.float64)
-    assert _lines(parts, crop, (False, False), faces) == parts
+    assert text_lines(parts, crop, (False, False), faces) == parts
     far = faces + np.array([0, -300, 0, -300])  # a face of another row is no reason
-    assert _lines(parts, crop, (False, False), far) == [(10, 30, 360, 50)]
+    assert text_lines(parts, crop, (False, False), far) == [(10, 30, 360, 50)]
 
 
 def test_text_printed_unlike_the_label_beside_it_is_no_part_of_it() -> None:
@@ -174,14 +160,14 @@ def test_text_printed_unlike_the_label_beside_it_is_no_part_of_it() -> None:
     label, tail = (8, 10, 100, 32), (104, 10, 160, 32)
     same = crop.copy()
     cv2.putText(same, "Kim", (110, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (230, 230, 230), 2)
-    assert _lines([label, tail], same, (False, False)) == [(8, 10, 160, 32)]
+    assert text_lines([label, tail], same, (False, False)) == [(8, 10, 160, 32)]
     shirt = crop.copy()
     cv2.rectangle(shirt, (104, 6), (170, 36), (235, 235, 235), -1)
     cv2.putText(shirt, "ME", (110, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (60, 30, 20), 2)
-    assert _lines([label, tail], shirt, (False, False)) == [label, tail]
+    assert text_lines([label, tail], shirt, (False, False)) == [label, tail]
     dim = crop.copy()
     cv2.putText(dim, "ET", (110, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (120, 125, 125), 2)
-    assert _lines([label, tail], dim, (False, False)) == [label, tail]
+    assert text_lines([label, tail], dim, (False, False)) == [label, tail]
 
 
 def _read_once(mode: str) -> tuple[LabelScanner, tuple]:
@@ -239,10 +225,10 @@ def test_every_face_of_a_big_gallery_is_read_while_its_tiles_are_refound(monkeyp
             k = (x1 + 30) // tw + cols * ((y2 - 40) // th)
             reads.append(k)
             label = (x1 + 34, y2 - 44, x1 + 134, y2 - 28)
-            job.found.append([_Text(label, _NO_THUMB, normalise(f"Person {k}"), 1.0)])
+            job.found.append([FoundText(label, NO_THUMB, normalise(f"Person {k}"), 1.0)])
         job.done.set()
 
-    monkeypatch.setattr(labels_mod, "_run_job", fake_pass)
+    monkeypatch.setattr(labels_mod, "run_job", fake_pass)
     scanner = LabelScanner(NameReader(OcrOptions()), TextDetector(), IdentityOptions(tiles_per_frame=4))
     image = np.zeros((cols * th, cols * tw, 3), np.uint8)
     ids = list(range(cols * cols))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fer_overlay.people.identity import IdentityOptions, IdentityTracker
-from fer_overlay.people.labels import _lines
+from fer_overlay.people.label_reads import text_lines
 from fer_overlay.people.names import normalise
 from fer_overlay.people.ocr import TextDetector, _faded
 from fer_overlay.types import Faces, Layout
@@ -74,7 +74,7 @@ def test_thin_label_bands_are_not_taken_for_one_huge_word() -> None:
     found = detector.detect(crops, detector.scale_for(image.shape[0]))
     hits = 0
     for ((x1, y1, _, y2), (lx, ly)), boxes, crop in zip(_LIVEKIT_BANDS, found, crops):
-        lines = _lines(boxes, crop, (True, True))
+        lines = text_lines(boxes, crop, (True, True))
         assert all(b[3] - b[1] <= 0.6 * (y2 - y1) for b in lines), "a band boxed as one word"
         hits += any(b[0] <= lx - x1 <= b[2] and b[1] <= ly - y1 <= b[3] for b in lines)
     assert hits >= 10, f"{hits} of 12 labels found"

@@ -46,7 +46,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..types import Faces, Layout, LayoutKind, Tile
-from .labels import IMAGE, LabelScanner, reading_order
+from .label_places import reading_order
+from .labels import IMAGE, LabelScanner
 from .names import StudentName, dedupe, normalise, same_name
 from .ocr import NameReader, OcrOptions, Rect, TextDetector
 from .options import IdentityOptions

@@ -108,7 +108,7 @@ def label_areas(faces: Faces, tiles: tuple[Tile, ...], size: tuple[int, int]) ->
     (Zoom, Meet and Teams print it bottom-left, some apps top-left: both bands) and the whole
     of a tile without a face (a camera-off tile shows the name large), or, without a tile
     grid, the areas below and above each face: where the text pass looks for labels
-    (people/labels.py), apps that print names top-left (OpenVidu, BigBlueButton) included."""
+    (people/label_places.py), apps that print names top-left (OpenVidu, BigBlueButton) included."""
     out = []
     with_face = {int(i) for i in faces.tile.tolist() if i >= 0}
     for t in tiles:
