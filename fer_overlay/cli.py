@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, specs
-from .errors import FerOverlayError
+from .errors import FerOverlayError, UsageError
 
 log = logging.getLogger("fer_overlay")
 
@@ -35,10 +35,6 @@ SPEC_OPTIONS: dict[str, Callable[[str], str]] = {
     "--detector": specs.argument(specs.parse_detector),
     "--provider": specs.argument(specs.parse_provider),
 }
-
-
-class UsageError(FerOverlayError):
-    """Command-line arguments that do not fit (argparse's complaint, as one line)."""
 
 
 def _global_options(top_level: bool) -> list[tuple[tuple[str, ...], dict[str, Any]]]:

@@ -27,3 +27,7 @@ class ConfigError(FerOverlayError):
 
 class StoreError(FerOverlayError):
     """The session database cannot be opened, written or queried."""
+
+
+class UsageError(FerOverlayError):
+    """Command-line arguments that do not fit (argparse's complaint, as one line)."""

@@ -1,9 +1,13 @@
-"""What `run` and the tray app share: start-up housekeeping and the hotkeys."""
+"""What `run` and the tray app share: start-up housekeeping, the hotkeys, and ending on a signal."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import TYPE_CHECKING
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..errors import FerOverlayError
 
@@ -44,3 +48,22 @@ def start_hotkeys(settings: Settings, controller: ControllerLike) -> Hotkeys | N
         log.warning("global hotkeys are off: %s", exc)
         return None
     return hotkeys
+
+
+@contextlib.contextmanager
+def closing_on_signals(close: Callable[[], None]) -> Iterator[None]:
+    """While inside: SIGTERM and SIGHUP (the terminal closed, the desktop session ended) end the
+    session the way Ctrl+C does, stopped, recorded to the end and closed, never left unfinished.
+    The previous handlers come back on the way out."""
+    previous: dict[int, Any] = {}
+    # Handlers can only be set from the main thread (not e.g. from a test driving main() on another).
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):  # Windows has no SIGHUP
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                previous[signum] = signal.signal(signum, lambda *_: close())
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

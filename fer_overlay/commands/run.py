@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any, TextIO
+from typing import TextIO
 
 from ..app import AppState
 from ..app.controller import Controller, RunPlan
 from ..config import Settings
 from ..live.engine import LiveEngine
 from ..types import View
-from .live import apply_retention, start_hotkeys
+from .live import apply_retention, closing_on_signals, start_hotkeys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,25 +46,6 @@ def plan_from_args(args: argparse.Namespace) -> tuple[Settings, RunPlan]:
     if args.sink:
         plan = replace(plan, sinks=tuple(args.sink))
     return settings, plan
-
-
-@contextlib.contextmanager
-def closing_on_signals(close: Callable[[], None]) -> Iterator[None]:
-    """While inside: SIGTERM and SIGHUP (the terminal closed, the desktop session ended) end the
-    session the way Ctrl+C does, stopped, recorded to the end and closed, never left unfinished.
-    The previous handlers come back on the way out."""
-    previous: dict[int, Any] = {}
-    # Handlers can only be set from the main thread (not e.g. from a test driving main() on another).
-    if threading.current_thread() is threading.main_thread():
-        for name in ("SIGTERM", "SIGHUP"):  # Windows has no SIGHUP
-            signum = getattr(signal, name, None)
-            if signum is not None:
-                previous[signum] = signal.signal(signum, lambda *_: close())
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:

@@ -11,8 +11,7 @@ import sys
 from ..app.controller import Controller, RunPlan
 from ..config import Settings, settings_path
 from ..errors import FerOverlayError
-from .live import apply_retention, start_hotkeys
-from .run import closing_on_signals
+from .live import apply_retention, closing_on_signals, start_hotkeys
 
 log = logging.getLogger(__name__)
 
