@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from .. import defaults
@@ -221,6 +222,8 @@ class GalleryPipeline:
             self._last_t = frame.timestamp
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
+        # One grey copy per frame, shared by the tile change check, the text pass and the crops.
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         image_mode = opts.mode is RunningMode.IMAGE
         if image_mode:
             self._layout.reset()
@@ -233,7 +236,7 @@ class GalleryPipeline:
         layout, relayout, whole = self._update_layout(image, whole)
         timings["layout"] = _ms(t0)
         t1 = time.perf_counter()
-        found = self._detect(image, frame.timestamp, layout, relayout, whole)
+        found = self._detect(image, grey, frame.timestamp, layout, relayout, whole)
         timings["detect"] = _ms(t1)
         t2 = time.perf_counter()
         if image_mode:
@@ -246,11 +249,11 @@ class GalleryPipeline:
                 self._settle(found, layout, frame.timestamp)
             # Between detections tracks keep their boxes; their tile follows the layout.
             tracked = tracked.with_(tile=layout.tile_of(tracked.centers))
-        tracked, hidden = self.identity.update(image, layout, tracked, frame.timestamp, opts.mode.value)
+        tracked, hidden = self.identity.update(image, layout, tracked, frame.timestamp, opts.mode.value, grey)
         renamed = self.identity.renamed
         timings["track"] = _ms(t2)
         t3 = time.perf_counter()
-        crops = crop_faces(image, tracked, opts.crop)
+        crops = crop_faces(grey, tracked, opts.crop)
         timings["crop"] = _ms(t3)
         t4 = time.perf_counter()
         probs, read = self._classify_faces(tracked, crops, frame.timestamp)
@@ -269,7 +272,7 @@ class GalleryPipeline:
         return Analysis(frame.index, frame.timestamp, faces, layout, found.faces is not None, timings, hidden,
                                 self._avatars, self._self_view, age, found.tiles, found.full_frame, renamed)
 
-    def _detect(self, image: np.ndarray, t: float, layout: Layout, relayout: _Relayout,
+    def _detect(self, image: np.ndarray, grey: np.ndarray, t: float, layout: Layout, relayout: _Relayout,
                 whole: Faces | None) -> _Found:
         """Run the detector where this frame needs it, and set aside profile photos and the self-view."""
         opts = self.options
@@ -279,7 +282,7 @@ class GalleryPipeline:
         elif opts.detection is DetectionPolicy.EVERY_K:
             found = self._detect_every_k(image, t, layout, relayout, whole)
         else:
-            found = self._detect_changed(image, t, layout, relayout, whole)
+            found = self._detect_changed(image, grey, t, layout, relayout, whole)
         if found.faces is None:
             return found
         detections = found.faces
@@ -310,11 +313,11 @@ class GalleryPipeline:
             period = self.tracker.options.max_missed_frames + 1
         return _Found(faces, _indices(layout), full, period)
 
-    def _detect_changed(self, image: np.ndarray, t: float, layout: Layout, relayout: _Relayout,
+    def _detect_changed(self, image: np.ndarray, grey: np.ndarray, t: float, layout: Layout, relayout: _Relayout,
                         whole: Faces | None) -> _Found:
         """Tiles that changed, lost a track or are due for their round-robin look (refresh.py)."""
         opts = self.options
-        self._refresh.observe(image)
+        self._refresh.observe(grey)
         everything = relayout is not _Relayout.NONE or self._frames == 0
         plan = self._refresh.plan(layout, t, self._lost_tiles(layout), everything)
         no_grid = layout.kind is LayoutKind.NONE

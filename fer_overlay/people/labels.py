@@ -57,11 +57,12 @@ class _Grey:
 
     @classmethod
     def of(cls, frame: np.ndarray) -> _Grey:
+        """From the BGR frame, or the frame already in grey (a quarter of the resize's work)."""
         h, w = frame.shape[:2]
         scale = 0.5 if h >= 720 else 1.0
         small = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) \
             if scale != 1.0 else frame
-        return cls(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), scale)
+        return cls(small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), scale)
 
     def thumb(self, rect: Rect, size: tuple[int, int]) -> np.ndarray:
         x1, y1, x2, y2 = (round(v * self.scale) for v in rect)
@@ -150,18 +151,19 @@ class LabelScanner:
 
     def labels(self, image: np.ndarray, faces: Faces, tiles: list[Tile | None], ids: list[int],
                known: Sequence[str | None], first_seen: Sequence[float], t: float,
-               mode: str) -> tuple[list[StudentName | None], list[bool]]:
+               mode: str, grey: np.ndarray | None = None) -> tuple[list[StudentName | None], list[bool]]:
         """Each face's label now (None: none readable), and which faces share a tile whose label
-        went to another face. ``known`` is each face's normalised name so far, which wins ties."""
+        went to another face. ``known`` is each face's normalised name so far, which wins ties.
+        ``grey`` is the frame in grey, where the caller has it."""
         if self.due(ids, t):
-            self.check(image, faces, tiles, ids, t, mode)
+            self.check(image, faces, tiles, ids, t, mode, grey)
         current, shadowed = self.assign(faces, tiles, known, first_seen)
         self._labelled = {tid for tid, name in zip(ids, current) if name is not None}
         # One screenshot, one chance: where a face has no label yet, read where it can still be
         # (around the face when its tile's band held none, the other side of it, the other band
         # once the screen's side is known) until nothing new is read; a few passes at most.
         for _ in range(_IMAGE_PASSES if mode == IMAGE else 0):
-            if all(c is not None for c in current) or not self.check(image, faces, tiles, ids, t, mode):
+            if all(c is not None for c in current) or not self.check(image, faces, tiles, ids, t, mode, grey):
                 break
             current, shadowed = self.assign(faces, tiles, known, first_seen)
             self._labelled = {tid for tid, name in zip(ids, current) if name is not None}
@@ -173,11 +175,11 @@ class LabelScanner:
                 for tid in ids]
 
     def check(self, image: np.ndarray, faces: Faces, tiles: list[Tile | None], ids: list[int], t: float,
-              mode: str) -> bool:
+              mode: str, grey_frame: np.ndarray | None = None) -> bool:
         """Drop texts whose pixels changed, take a finished pass, start the next one if due;
         whether a pass started."""
         self._checked_at = t
-        grey = _Grey.of(image)
+        grey = _Grey.of(image if grey_frame is None else grey_frame)
         self._collect(grey, t)
         limit = self.options.change_threshold
         self._texts = [x for x in self._texts if _changed(grey.thumb(x.rect, x.thumb.shape[::-1]), x.thumb) < limit]
