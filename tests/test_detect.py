@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fer_overlay.analysis.detect import (
+    face_like,
     CenterFace,
     DetectorOptions,
     FaceDetector,
@@ -84,6 +85,26 @@ def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
     keep = nms(boxes, np.array([0.6, 0.9, 0.5], np.float32), 0.3)
     assert keep.tolist() == [1, 2]
     assert nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0.3).tolist() == []
+
+
+def test_a_weak_detection_must_have_a_faces_landmarks() -> None:
+    """The weak hits on real screenshots that were no face (a hand making an L, a lamp) had their
+    eyes close together or the nose outside them; strong detections are never judged."""
+    box = np.array([[0, 0, 100, 120]] * 5, np.float32)
+
+    def marks(left: float, right: float, nose: float) -> np.ndarray:
+        return np.array([[left, 50], [right, 50], [nose, 70], [left + 5, 95], [right - 5, 95]], np.float32)
+
+    face, narrow, nose_out = marks(28, 70, 49), marks(40, 60, 50), marks(30, 70, 80)
+    landmarks = np.stack([face, narrow, nose_out, narrow, np.full((5, 2), np.nan, np.float32)])
+    scores = np.array([0.33, 0.33, 0.33, 0.9, 0.33], np.float32)
+    opts = DetectorOptions(score_threshold=0.3)
+    # a weak face: kept; weak and narrow, weak with the nose outside: dropped; strong: kept; no landmarks: kept
+    assert face_like(box, scores, landmarks, opts).tolist() == [True, False, False, True, True]
+    assert face_like(box, scores, None, opts).all()
+    assert face_like(box, scores, landmarks, DetectorOptions(weak_score=0.0)).all()  # the check off
+    with pytest.raises(ValueError, match="nose_between"):
+        DetectorOptions(nose_between=(0.8, 0.2))
 
 
 def test_scrfd_without_a_pack_is_a_clear_error(tmp_path: Path) -> None:

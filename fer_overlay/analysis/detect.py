@@ -38,12 +38,47 @@ class DetectorOptions:
     score_threshold: float = 0.5
     nms_iou: float = 0.3
     min_face_px: float = 10.0  # in the detector's input; smaller hits are noise at stride 4
+    # A detection scored below `weak_score` is kept only if its landmarks are laid out as a
+    # face's: the eyes at least `min_eye_span` of the box width apart, the nose between them
+    # (`nose_between`, as a fraction of the way from the left eye to the right). On real
+    # meeting screenshots the weak hits that were no face (a hand making an L, a lamp, a
+    # picture's corner) had eyes 0.17-0.32 of the width apart or a nose outside them; the
+    # weak live faces 0.41-0.42 and 0.37-0.53. Strong detections (profiles included) are not judged.
+    weak_score: float = 0.4
+    min_eye_span: float = 0.35
+    nose_between: tuple[float, float] = (0.15, 0.85)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.score_threshold < 1.0:
             raise ValueError(f"score_threshold must be in (0, 1), got {self.score_threshold}")
         if not 0.0 < self.nms_iou <= 1.0:
             raise ValueError(f"nms_iou must be in (0, 1], got {self.nms_iou}")
+        if not 0.0 <= self.weak_score <= 1.0:
+            raise ValueError(f"weak_score must be in [0, 1], got {self.weak_score}")
+        if not 0.0 <= self.min_eye_span < 1.0:
+            raise ValueError(f"min_eye_span must be in [0, 1), got {self.min_eye_span}")
+        lo, hi = self.nose_between
+        if not lo < hi:
+            raise ValueError(f"nose_between must be (low, high) with low < high, got {self.nose_between}")
+
+
+def face_like(boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray | None,
+              options: DetectorOptions) -> np.ndarray:
+    """(N,) bool: detections to keep, strong ones and weak ones whose landmarks make a face
+    (see DetectorOptions.weak_score). Without landmarks nothing is judged."""
+    keep = np.ones(len(boxes), bool)
+    if landmarks is None or not len(boxes):
+        return keep
+    marks = np.asarray(landmarks, np.float64).reshape(-1, 5, 2)
+    left, right, nose = marks[:, 0], marks[:, 1], marks[:, 2]
+    width = np.maximum(np.asarray(boxes, np.float64)[:, 2] - boxes[:, 0], 1e-6)
+    dx = right[:, 0] - left[:, 0]
+    span = np.hypot(dx, right[:, 1] - left[:, 1]) / width
+    along = (nose[:, 0] - left[:, 0]) / np.where(np.abs(dx) > 1e-6, dx, np.nan)
+    lo, hi = options.nose_between
+    judged = (np.asarray(scores) < options.weak_score) & np.isfinite(marks).all(axis=(1, 2))
+    plausible = (span >= options.min_eye_span) & (along >= lo) & (along <= hi)
+    return keep & ~(judged & ~plausible)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
@@ -158,7 +193,7 @@ class CenterFace:
         ).astype(np.float32)
         scores = heat[ys, xs].astype(np.float32)
         side = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-        ok = side >= self.options.min_face_px
+        ok = (side >= self.options.min_face_px) & face_like(boxes, scores, marks, self.options)
         boxes, scores, marks = boxes[ok], scores[ok], marks[ok]
         keep = nms(boxes, scores, self.options.nms_iou)
         return Faces(xyxy=boxes[keep], score=scores[keep], landmarks=marks[keep])
@@ -207,7 +242,8 @@ class Scrfd:
         if dets is None or len(dets) == 0:
             return Faces.empty()
         marks = kps.astype(np.float32) if kps is not None else None
-        return Faces(xyxy=dets[:, :4], score=dets[:, 4], landmarks=marks)
+        ok = face_like(dets[:, :4], dets[:, 4], marks, self.options)
+        return Faces(xyxy=dets[ok, :4], score=dets[ok, 4], landmarks=None if marks is None else marks[ok])
 
 
 DETECTOR_HELP = DETECTOR_FORMS
