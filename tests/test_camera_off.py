@@ -33,8 +33,10 @@ def webcam_tile() -> np.ndarray:
     return image[y1:y2, x1:x2].copy()
 
 
-def canvas(tile: np.ndarray, picture: np.ndarray | None, colour: int, bars: int = 0) -> np.ndarray:
-    """A 2x1 gallery on a black canvas: `tile` as a live video, and a camera-off tile of `colour`."""
+def canvas(tile: np.ndarray, picture: np.ndarray | None, colour: int | tuple[int, int, int],
+           bars: int = 0) -> np.ndarray:
+    """A 2x1 gallery on a black canvas: `tile` as a live video, and a camera-off tile of `colour`
+    (a grey level or a BGR colour)."""
     h, w = tile.shape[:2]
     out = np.zeros((h + 20, 2 * w + 30, 3), np.uint8)
     live = tile.copy()
@@ -55,7 +57,8 @@ def canvas(tile: np.ndarray, picture: np.ndarray | None, colour: int, bars: int 
 def test_a_picture_on_a_camera_off_tile_is_a_profile_photo_and_the_video_is_not(detector, webcam_tile):
     h, w = webcam_tile.shape[:2]
     face_crop = webcam_tile[:, (w - h) // 2 : (w + h) // 2]  # a square "profile picture" of a face
-    for colour in (36, 41, 64):  # Zoom, Teams and Meet tile greys
+    # Zoom, Teams and Meet tile greys, and a grid extension's navy (luma 3: it was taken for black)
+    for colour in (36, 41, 64, (28, 0, 0)):
         image = canvas(webcam_tile, face_crop, colour)
         faces = detect_full_frame(detector, image, FaceSearchOptions())
         assert len(faces) == 2, colour
@@ -69,6 +72,10 @@ def test_pillarboxed_live_video_is_not_a_profile_photo(detector, webcam_tile):
     image = canvas(webcam_tile, None, 36, bars=w // 6)
     faces = detect_full_frame(detector, image, FaceSearchOptions())
     assert len(faces) == 1 and not profile_photos(image, faces).any()
+    # Black bars stay black by the brightest channel too, with the noise of a compressed stream.
+    noisy = cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1], cv2.IMREAD_COLOR)
+    faces = detect_full_frame(detector, noisy, FaceSearchOptions())
+    assert len(faces) == 1 and not profile_photos(noisy, faces).any()
 
 
 def zoom_tile(content: np.ndarray, width_over_height: float, colour: int = 36) -> np.ndarray:

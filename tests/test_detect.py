@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from fer_overlay.analysis.detect import (
-    face_like,
     CenterFace,
     DetectorOptions,
     FaceDetector,
+    face_like,
     load_centerface_graph,
     make_detector,
     nms,

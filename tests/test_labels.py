@@ -104,6 +104,19 @@ def test_a_label_is_never_taken_across_a_clearly_nearer_face() -> None:
     assert _names(scanner, faces, [left, right]) == ["Shishir", None]
 
 
+def test_a_profile_photos_label_stays_its_own() -> None:
+    """A Meet grid without gaps, no tiles found: a camera-off tile's round photo (no student) and a
+    live face in the tile to its right. The photo's label is the nearer to where the live face's
+    would be; the photo takes part in the matching, so the live face keeps its own label."""
+    photo, live = (60, 40, 100, 80), (165, 35, 200, 75)  # 142 px tiles, labels at their bottom left
+    scanner = _scanner([((30, 95, 90, 108), "Tim Dorn"), ((172, 95, 235, 108), "Van Dang")])
+    assert _names(scanner, [live]) == ["Tim Dorn"]  # without the photo: its neighbour's label
+    faces = Faces(xyxy=np.array([live], np.float32), track_id=np.arange(1))
+    others = (Faces(xyxy=np.array([photo], np.float32)), [None])
+    names, _ = scanner.assign(faces, [None], [None], [0.0], others)
+    assert [n.display if n else None for n in names] == ["Van Dang"]
+
+
 def test_label_regions_on_either_side() -> None:
     tile = Tile(0, 100, 100, 400, 200)
     assert tile_band(tile, 1000, 1000, BELOW)[3] == 300 and tile_band(tile, 1000, 1000, ABOVE)[1] == 100

@@ -39,9 +39,10 @@ class CameraOffOptions:
     min_margin: float = 0.35  # flat run beside the picture, as a fraction of the face side
     search: float = 1.5  # how far out to look for the picture's edge, in face sides
     extend: float = 0.4  # lines reach this far past the face box, in face sides
-    # Grey levels a camera-off tile is painted in: the apps use dark neutral greys (Zoom
-    # ~36, Teams ~41, Meet ~64) in both themes. Not black (letterbox bars round a live
-    # phone video are black) and not light (a bright studio wall or an overexposed room).
+    # Levels (of the brightest channel) a camera-off tile is painted in: the apps use dark
+    # neutral greys (Zoom ~36, Teams ~41, Meet ~64) in both themes, or a dark tint (a Meet
+    # grid extension's navy, 28 in blue). Not black (letterbox bars round a live phone video
+    # are black) and not light (a bright studio wall or an overexposed room).
     tile_colours: tuple[int, int] = (12, 90)
 
     def __post_init__(self) -> None:
@@ -127,7 +128,10 @@ def profile_photos(image: np.ndarray, faces: Faces, options: CameraOffOptions | 
         area = image[ay:by, ax:bx]
         if area.size == 0:
             continue
-        grey = area if area.ndim == 2 else cv2.cvtColor(area, cv2.COLOR_BGR2GRAY)
+        # Brightness as the largest channel, not luma: a dark tinted tile (navy, 28/0/0 in BGR,
+        # luma 3) is then as bright as the grey tiles (luma = max channel for a grey), while a
+        # letterbox bar stays black and a saturated bright wall stays bright.
+        grey = area if area.ndim == 2 else np.ascontiguousarray(area.max(axis=2))
         grey = cv2.medianBlur(grey, 3)
         local = box - np.array([ax, ay, ax, ay], box.dtype)
         margins = side_margins(grey, local, options)

@@ -249,7 +249,8 @@ class GalleryPipeline:
                 self._settle(found, layout, frame.timestamp)
             # Between detections tracks keep their boxes; their tile follows the layout.
             tracked = tracked.with_(tile=layout.tile_of(tracked.centers))
-        tracked, hidden = self.identity.update(image, layout, tracked, frame.timestamp, opts.mode.value, grey)
+        tracked, hidden = self.identity.update(image, layout, tracked, frame.timestamp, opts.mode.value, grey,
+                                               Faces.concat([self._avatars, self._self_view]))
         renamed = self.identity.renamed
         timings["track"] = _ms(t2)
         t3 = time.perf_counter()

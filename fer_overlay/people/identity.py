@@ -160,12 +160,14 @@ class IdentityTracker:
         self._renamed.clear()
 
     def update(self, image: np.ndarray, layout: Layout, faces: Faces, t: float,
-               mode: str = "video", grey: np.ndarray | None = None) -> tuple[Faces, Faces]:
+               mode: str = "video", grey: np.ndarray | None = None, others: Faces | None = None) -> tuple[Faces, Faces]:
         """(faces with name and student set, opted-out faces to hide, with neither).
 
         `mode` is the pipeline's RunningMode value: "image" reads every label now and keeps
         nothing for the next call, "live_stream" reads in the background, "video" in step.
-        `grey`: the frame in grey when the caller has it (the text pass's change checks use it)."""
+        `grey`: the frame in grey when the caller has it (the text pass's change checks use it).
+        `others`: faces on screen that are no students (profile photos, the self-view): their
+        labels are theirs, never a neighbour's."""
         if mode == IMAGE or self._size != image.shape[:2]:
             self.reset()  # IMAGE calls are independent; a new screen size is a new screen
         self._size = image.shape[:2]
@@ -182,8 +184,9 @@ class IdentityTracker:
         current: list[StudentName | None] = [None] * n
         scanned, shadowed = [True] * n, [False] * n
         if self.options.read_names and n:
+            claim = None if others is None or not len(others) else (others, _tiles_of(layout, others))
             current, shadowed = self._labels.labels(image, faces, tiles, ids, [w.base for w in who],
-                                                    [w.first_seen for w in who], t, mode, grey)
+                                                    [w.first_seen for w in who], t, mode, grey, claim)
             done = self._labels.read_since(ids)
             scanned = [d >= w.pending_since for w, d in zip(who, done)]
             fresh = [d > w.read_at for w, d in zip(who, done)]  # read again since the last update

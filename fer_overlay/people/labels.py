@@ -151,13 +151,15 @@ class LabelScanner:
 
     def labels(self, image: np.ndarray, faces: Faces, tiles: list[Tile | None], ids: list[int],
                known: Sequence[str | None], first_seen: Sequence[float], t: float,
-               mode: str, grey: np.ndarray | None = None) -> tuple[list[StudentName | None], list[bool]]:
+               mode: str, grey: np.ndarray | None = None,
+               others: tuple[Faces, list[Tile | None]] | None = None) -> tuple[list[StudentName | None], list[bool]]:
         """Each face's label now (None: none readable), and which faces share a tile whose label
         went to another face. ``known`` is each face's normalised name so far, which wins ties.
-        ``grey`` is the frame in grey, where the caller has it."""
+        ``grey`` is the frame in grey, where the caller has it. ``others`` (faces, their tiles)
+        are no students but have labels of their own (see :meth:`assign`)."""
         if self.due(ids, t):
             self.check(image, faces, tiles, ids, t, mode, grey)
-        current, shadowed = self.assign(faces, tiles, known, first_seen)
+        current, shadowed = self.assign(faces, tiles, known, first_seen, others)
         self._labelled = {tid for tid, name in zip(ids, current) if name is not None}
         # One screenshot, one chance: where a face has no label yet, read where it can still be
         # (around the face when its tile's band held none, the other side of it, the other band
@@ -165,7 +167,7 @@ class LabelScanner:
         for _ in range(_IMAGE_PASSES if mode == IMAGE else 0):
             if all(c is not None for c in current) or not self.check(image, faces, tiles, ids, t, mode, grey):
                 break
-            current, shadowed = self.assign(faces, tiles, known, first_seen)
+            current, shadowed = self.assign(faces, tiles, known, first_seen, others)
             self._labelled = {tid for tid, name in zip(ids, current) if name is not None}
         return current, shadowed
 
@@ -354,7 +356,8 @@ class LabelScanner:
                     region.done_at = t
 
     def assign(self, faces: Faces, tiles: list[Tile | None], known: Sequence[str | None],
-               first_seen: Sequence[float]) -> tuple[list[StudentName | None], list[bool]]:
+               first_seen: Sequence[float],
+               others: tuple[Faces, list[Tile | None]] | None = None) -> tuple[list[StudentName | None], list[bool]]:
         """Each face's label (best fitting pairs first, one label per face, one face per label), and
         which faces share a tile whose label went to another face.
 
@@ -365,7 +368,18 @@ class LabelScanner:
 
         Faces in one tile fit its label equally well: the one already known by that name keeps it,
         else the newest track, which after a reorder is the person who just arrived (the old track
-        lingers where its face was for a few frames)."""
+        lingers where its face was for a few frames).
+
+        ``others`` are faces that are no students but sit by labels of their own: the profile
+        photos of camera-off tiles and the self-view. They take part in the matching, so their
+        labels stay theirs (a live face beside a photo's tile took the photo's name), and what
+        they are given is dropped."""
+        n = len(faces)
+        if others is not None and len(others[0]):
+            faces = Faces.concat([faces, others[0]])
+            tiles = [*tiles, *others[1]]
+            known = [*known, *[None] * len(others[0])]
+            first_seen = [*first_seen, *[float("-inf")] * len(others[0])]  # a student wins a tie
         out: list[StudentName | None] = [None] * len(faces)
         if self._texts:
             rects = np.array([x.rect for x in self._texts], np.float64)
@@ -390,10 +404,10 @@ class LabelScanner:
                 for i, j in off:
                     costs[i, j] = np.inf
                 out, taken = self._match(costs, known, first_seen)
-        named_tiles = {tiles[i].index for i in range(len(faces)) if out[i] is not None and tiles[i] is not None}
+        named_tiles = {tiles[i].index for i in range(n) if out[i] is not None and tiles[i] is not None}
         shadowed = [out[i] is None and tiles[i] is not None and tiles[i].index in named_tiles  # type: ignore[union-attr]
-                    for i in range(len(faces))]
-        return out, shadowed
+                    for i in range(n)]
+        return out[:n], shadowed
 
     def _match(self, costs: np.ndarray, known: Sequence[str | None],
                first_seen: Sequence[float]) -> tuple[list[StudentName | None], list[tuple[int, int]]]:
