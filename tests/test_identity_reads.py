@@ -27,7 +27,8 @@ class ScriptedLabels:
         self.shows: dict[int, str | None] = {}
         self.read_at: dict[int, float] = {}  # when each track's label was last read (default: long ago)
 
-    def labels(self, image, faces: Faces, tiles, ids: Sequence[int], bases, first_seen, t, mode, grey=None, others=None):
+    def labels(self, image, faces: Faces, tiles, ids: Sequence[int], bases, first_seen, t, mode,
+               grey=None, others=None):
         current: list[StudentName | None] = [normalise(self.shows.get(i)) if self.shows.get(i) else None
                                              for i in ids]
         return current, [False] * len(ids)
