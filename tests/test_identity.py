@@ -64,6 +64,15 @@ def test_screen_text_that_is_no_name_is_rejected(text: str) -> None:
     assert normalise(text) is None
 
 
+@pytest.mark.parametrize("text, own", [("You", True), ("you (Host)", True), ("(You)", True), ("Me", True),
+                                       ("You, presenting", True), ("Mike (you)", False), ("You are muted", False),
+                                       ("Youssef Amrani", False), ("", False)])
+def test_the_local_users_own_label_is_told_from_names(text: str, own: bool) -> None:
+    from fer_overlay.people.names import is_self_label
+
+    assert is_self_label(text) is own
+
+
 @pytest.mark.parametrize(("raw", "display"), [
     ("YJennifer Mackown", "Jennifer Mackown"),  # Zoom's mic icon read as a letter
     ("oFilip Ekberg", "Filip Ekberg"),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from fer_overlay.people.identity import IdentityOptions, IdentityTracker
-from fer_overlay.people.names import StudentName, normalise
+from fer_overlay.people.names import StudentName, is_self_label, normalise
 from fer_overlay.types import Faces, Layout
 
 IMAGE = np.zeros((720, 1280, 3), np.uint8)
@@ -24,6 +24,7 @@ class ScriptedLabels:
     reading = False
 
     def __init__(self) -> None:
+        self.own: list[bool] = []
         self.shows: dict[int, str | None] = {}
         self.read_at: dict[int, float] = {}  # when each track's label was last read (default: long ago)
 
@@ -31,6 +32,7 @@ class ScriptedLabels:
                grey=None, others=None):
         current: list[StudentName | None] = [normalise(self.shows.get(i)) if self.shows.get(i) else None
                                              for i in ids]
+        self.own = [is_self_label(self.shows.get(i)) for i in ids]  # as the text pass marks "You"
         return current, [False] * len(ids)
 
     def read_since(self, ids: Sequence[int]) -> list[float]:
@@ -201,3 +203,14 @@ def test_a_roster_name_that_lost_a_letter_moves_to_the_longer_spelling_read_clea
     # ...until the longer spelling has been read two more times than the key's.
     assert step(t, labels, 3.0, {2: "Quinn Foster"}, read=True) == {2: "quinn foster"}
     assert t.renamed == (("quin foster", "quinn foster"),)
+
+
+def test_a_face_labelled_you_is_the_self_view_not_a_student() -> None:
+    """Meet and the Teams web UI label the local user's own video "You": that face is set aside as
+    the self-view (as an inset over a tile is), and gets no student key."""
+    t, labels = tracker()
+    assert step(t, labels, 0.0, {1: "Dr Briana Hernandez", 2: "You"}) == {1: "dr briana hernandez"}
+    assert t.self_view.track_id.tolist() == [2] and t.self_view.student == (None,)
+    # "Mike (you)" is a name with a role: a student.
+    assert step(t, labels, 1.0, {1: "Dr Briana Hernandez", 3: "Mike (you)"}) == {1: "dr briana hernandez", 3: "mike"}
+    assert len(t.self_view) == 0

@@ -117,6 +117,13 @@ def test_a_profile_photos_label_stays_its_own() -> None:
     assert [n.display if n else None for n in names] == ["Van Dang"]
 
 
+def test_a_face_whose_label_says_you_is_marked_as_the_local_users_own() -> None:
+    scanner = _scanner([(_bottom_left(_TILES[0]), "Martina Rossi")])
+    scanner._texts.append(FoundText(_bottom_left(_TILES[1]), NO_THUMB, None, 0.9, own=True))  # "You"
+    assert _names(scanner, _FACES[:2], _TILES[:2]) == ["Martina Rossi", None]
+    assert scanner.own == [False, True]
+
+
 def test_label_regions_on_either_side() -> None:
     tile = Tile(0, 100, 100, 400, 200)
     assert tile_band(tile, 1000, 1000, BELOW)[3] == 300 and tile_band(tile, 1000, 1000, ABOVE)[1] == 100

@@ -270,8 +270,10 @@ class GalleryPipeline:
         age[(faces.track_id < 0) & read] = 0.0  # untracked faces (IMAGE mode) are read on their only frame
         timings["total"] = _ms(t0)
         self._frames += 1
+        # The self-view: an inset over a tile (the layout's), or a face labelled "You" (identity's).
+        own = Faces.concat([self._self_view, self.identity.self_view])
         return Analysis(frame.index, frame.timestamp, faces, layout, found.faces is not None, timings, hidden,
-                                self._avatars, self._self_view, age, found.tiles, found.full_frame, renamed)
+                                self._avatars, own, age, found.tiles, found.full_frame, renamed)
 
     def _detect(self, image: np.ndarray, grey: np.ndarray, t: float, layout: Layout, relayout: _Relayout,
                 whole: Faces | None) -> _Found:

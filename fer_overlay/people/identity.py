@@ -118,6 +118,13 @@ class IdentityTracker:
     _size: tuple[int, int] | None = field(default=None, init=False)
     _layout: Layout | None = field(default=None, init=False)  # the previous frame's
     _renamed: list[tuple[str, str | None]] = field(default_factory=list, init=False)
+    _self_view: Faces = field(default_factory=Faces.empty, init=False)
+
+    @property
+    def self_view(self) -> Faces:
+        """The faces of the last update whose label marks the local user's own video ("You",
+        "Me"): left out of the faces returned, as the self-view inset is (no student, no mood)."""
+        return self._self_view
 
     @property
     def renamed(self) -> tuple[tuple[str, str | None], ...]:
@@ -194,8 +201,14 @@ class IdentityTracker:
                 w.read_at = max(w.read_at, d)
         else:
             fresh = [False] * n
+        own = np.array(self._labels.own if self.options.read_names and n else [False] * n, bool)
         students, shown = self._resolve(faces, tiles, ids, who, current, scanned, shadowed, fresh, t, mode)
         named = faces.with_(name=tuple(shown), student=tuple(students))
+        # A face labelled "You" is the local user's own video: the self-view, no student.
+        self._self_view = named[np.flatnonzero(own)].with_(name=(None,) * int(own.sum()),
+                                                            student=(None,) * int(own.sum()))
+        named = named[np.flatnonzero(~own)]
+        ids = [tid for tid, o in zip(ids, own) if not o]
         blocked = self.options.opt_out_keys if self.options.read_names else frozenset()
         if not blocked:
             return named, Faces.empty()

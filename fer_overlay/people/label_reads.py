@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import defaults
-from .names import StudentName
+from .names import StudentName, is_self_label
 from .ocr import NameReader, Rect, TextDetector, ink_contrast, split_at_gaps
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ class FoundText:
     thumb: np.ndarray  # of its pixels when read: the text is believed while they stay the same
     name: StudentName | None  # None: a word read, but no name ("Mute", "Microphone"): it still takes its place
     score: float = 0.0  # the recogniser's confidence
+    own: bool = False  # the label of the local user's own video ("You"): whose face it is, is no student
 
 
 @dataclass
@@ -175,12 +176,13 @@ def _read(job: TextJob, areas: Sequence[int], scale: float, detector: TextDetect
         texts = []
         for b, reading in zip(lines, reader.read_boxes(crop, lines)):
             # Words that are no name still take their place (a label that says "Microphone" is not
-            # a neighbour's); specks read as a letter or two do not.
+            # a neighbour's); specks read as a letter or two do not, but a confident "You" does.
+            own = reading.name is None and is_self_label(reading.raw)
             if reading.name is None and (reading.score < reader.options.min_score
-                                         or sum(c.isalpha() for c in reading.raw) < 4):
+                                         or (sum(c.isalpha() for c in reading.raw) < 4 and not own)):
                 continue
             rect = (rx + b[0], ry + b[1], rx + b[2], ry + b[3])
-            texts.append(FoundText(rect, NO_THUMB, reading.name, reading.score))
+            texts.append(FoundText(rect, NO_THUMB, reading.name, reading.score, own))
             log.debug("text %r (%.2f) at %s, scale %.2f", reading.raw, reading.score, rect, scale)
         out.append(texts)
     return out

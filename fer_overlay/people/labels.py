@@ -103,6 +103,7 @@ class LabelScanner:
     _labelled: set[int] = field(default_factory=set, init=False)  # tracks whose label is on screen now
     _asked: dict[int, float] = field(default_factory=dict, init=False)  # track -> when its region was last read
     _side: Side = field(default=BELOW, init=False)  # where this screen's labels are, from the labels read
+    _own: list[bool] = field(default_factory=list, init=False)  # per face of the last assign: labelled "You"
 
     @property
     def reading(self) -> bool:
@@ -170,6 +171,12 @@ class LabelScanner:
             current, shadowed = self.assign(faces, tiles, known, first_seen, others)
             self._labelled = {tid for tid, name in zip(ids, current) if name is not None}
         return current, shadowed
+
+    @property
+    def own(self) -> list[bool]:
+        """Per face of the last :meth:`labels` call: its label marks the local user's own video
+        ("You", "Me"), so it is the self-view, no student."""
+        return list(self._own)
 
     def read_since(self, ids: Sequence[int]) -> list[float]:
         """When each face's label region was last read to the end (-inf: never)."""
@@ -341,7 +348,7 @@ class LabelScanner:
         for found, ok in zip(job.found, same):
             for x in found if ok else ():
                 rect = moved(x.rect, dx, dy)
-                x = FoundText(rect, grey.thumb(rect, text_size(rect)), x.name, x.score)
+                x = replace(x, rect=rect, thumb=grey.thumb(rect, text_size(rect)))
                 # A label seen by two overlapping areas, at two scales, or split by one, is kept once.
                 twin = next((j for j, y in enumerate(texts) if same_place(x.rect, y.rect)), None)
                 if twin is None:
@@ -381,6 +388,7 @@ class LabelScanner:
             known = [*known, *[None] * len(others[0])]
             first_seen = [*first_seen, *[float("-inf")] * len(others[0])]  # a student wins a tie
         out: list[StudentName | None] = [None] * len(faces)
+        taken: list[tuple[int, int]] = []
         if self._texts:
             rects = np.array([x.rect for x in self._texts], np.float64)
             other = ABOVE if self._side == BELOW else BELOW
@@ -404,6 +412,10 @@ class LabelScanner:
                 for i, j in off:
                     costs[i, j] = np.inf
                 out, taken = self._match(costs, known, first_seen)
+        self._own = [False] * n
+        for i, j in taken if self._texts else ():
+            if i < n and self._texts[j].own:
+                self._own[i] = True
         named_tiles = {tiles[i].index for i in range(n) if out[i] is not None and tiles[i] is not None}
         shadowed = [out[i] is None and tiles[i] is not None and tiles[i].index in named_tiles  # type: ignore[union-attr]
                     for i in range(n)]

@@ -146,6 +146,22 @@ def _foreign_icon(text: str) -> str:
     return " ".join(words)
 
 
+# What meeting apps print on the local user's own video instead of a name (Meet and the Azure
+# Communication Services / Teams web UI: "You"; Jitsi: "me"), with a role or state after it.
+_SELF_WORDS = frozenset({"you", "me"})
+_SELF_TAIL = frozenset({"host", "co", "cohost", "presenting", "presenter", "organiser", "organizer", "muted",
+                        "guest", "moderator", "mod", "speaking"})
+
+
+def is_self_label(raw: str | None) -> bool:
+    """A label that marks the local user's own video ("You", "Me", "You (Host)", "(you)"), not a
+    student's name. "Mike (you)" is a name with a role and is not one."""
+    if not raw:
+        return False
+    words = _KEY_SPACE.sub(" ", _JUNK.sub(" ", _fold(unicodedata.normalize("NFKC", raw)))).split()
+    return bool(words) and words[0] in _SELF_WORDS and all(w in _SELF_TAIL for w in words[1:])
+
+
 def name_key(display: str) -> str:
     """The matching key of an already cleaned display name."""
     text = _KEY_SPACE.sub(" ", _KEY_DROP.sub("", _fold(display)))
