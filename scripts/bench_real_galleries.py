@@ -16,7 +16,8 @@ does, and compared with its truth:
 - self-views: a prediction matched to a selfview box was analysed as a student;
 - names: over the live faces with a legible label, the name the pipeline put on the matched
   face equals the label, after whitespace strip, either exactly as shown or in the cleaned display
-  form the pipeline's own name normalisation makes of it (pronouns, "(you)", "(Host)" removed);
+  form the pipeline's own name normalisation makes of it (pronouns, "(you)", "(Host)" removed),
+  without identity's own " #2" on the second face of a repeated label;
   "..." and "…" count as the same ellipsis. ``key`` is the looser case- and accent-insensitive match.
 
 truth.json format (version 1)::
@@ -156,10 +157,16 @@ def _normalised(label: str) -> tuple[str | None, str | None]:
 
 
 def name_matches(truth: str | None, predicted: str | None) -> tuple[bool, bool]:
-    """(exact, key): the predicted name is the label as shown or its cleaned display form; same key."""
+    """(exact, key): the predicted name is the label as shown or its cleaned display form; same key.
+    Identity's " #2" on the second face of a repeated label is its own, not a misread: it is
+    compared without it (unless the screen shows it)."""
     t, p = _clean(truth), _clean(predicted)
     if t is None or p is None:
         return False, False
+    if p != t:
+        from fer_overlay.people.names import label_of
+
+        p = label_of(p)
     display, key = _normalised(t)
     exact = p == t or (display is not None and p == _clean(display))
     _, pkey = _normalised(p)

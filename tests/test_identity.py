@@ -123,6 +123,9 @@ def test_match_key_is_the_one_key_function() -> None:
     same = ("Maria López", "maria lopez", "MARIA  LÓPEZ", "Maria Lopez (Host)", "María López")
     assert {match_key(x) for x in same} == {"maria lopez"}
     assert match_key("iPhone #2") == "iphone #2" and match_key("iphone") == "iphone"
+    from fer_overlay.people.names import label_of
+
+    assert label_of("iPhone #2") == "iPhone" and label_of("iPhone") == "iPhone" and label_of("#2") == "#2"
     assert match_key("track-7") == "track-7"
     assert match_key(normalise("Zoë Secret").display) == match_key("zoe secret")
     assert IdentityOptions(opt_out=("María López", "")).opt_out_keys == {"maria lopez"}

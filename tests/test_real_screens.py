@@ -147,6 +147,8 @@ def test_a_wrong_or_missing_name_is_not_exact():
 
 def test_name_matching_ignores_whitespace_and_the_ellipsis_glyph():
     assert bench.name_matches("  Jane  Koh ", "Jane Koh")[0]
+    assert bench.name_matches("Charlie", "Charlie #2")[0]  # identity's suffix for a repeated label
+    assert bench.name_matches("iPhone #2", "iPhone #2")[0] and not bench.name_matches("Charlie", "Charles #2")[0]
     assert bench.name_matches("Bernease R Herma...", "Bernease R Herma…")[0]
     assert not bench.name_matches("Jane Koh", None)[0]
     assert not bench.name_matches(None, "Jane Koh")[0]
@@ -166,7 +168,7 @@ def test_labels_are_read_and_attached_on_real_screens(truth, name):
     import cv2
 
     from fer_overlay.people.identity import IdentityOptions, IdentityTracker
-    from fer_overlay.people.names import normalise
+    from fer_overlay.people.names import label_of, normalise
     from fer_overlay.types import Faces, Layout
 
     image = cv2.imread(str(DATA / name))
@@ -176,5 +178,5 @@ def test_labels_are_read_and_attached_on_real_screens(truth, name):
     layout = Layout.whole_frame(image.shape[1], image.shape[0])
     named, _ = IdentityTracker(options=IdentityOptions()).update(image, layout, faces, 0.0, "image")
     # A second face with the same label is "Charlie #2" by identity's rule: the label is still Charlie's.
-    got = [normalise(n.split(" #")[0]).key if n else None for n in named.name]
+    got = [normalise(label_of(n)).key if n else None for n in named.name]
     assert got == [normalise(f["name"]).key for f in live]

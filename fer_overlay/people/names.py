@@ -225,6 +225,13 @@ def dedupe(text: str, n: int) -> str:
     return text if n <= 1 else f"{text} #{n}"
 
 
+def label_of(display: str) -> str:
+    """The label a display name was read from: without :func:`dedupe`'s " #n" ("iPhone #2" ->
+    "iPhone"), which is ours, not the screen's."""
+    m = _DEDUPE.match(display)
+    return m.group(1) if m else display
+
+
 def match_key(text: str) -> str:
     """The student key of anything typed or stored: a tile label, a display name, an older
     record's name, a key itself ("maria lopez", "iphone #2", "track-7").
