@@ -124,6 +124,14 @@ def test_a_face_whose_label_says_you_is_marked_as_the_local_users_own() -> None:
     assert scanner.own == [False, True]
 
 
+def test_a_face_low_in_a_cropped_tile_keeps_the_label_at_its_chin() -> None:
+    """A Meet grid crops each video to its tile: Carlos's chin is at the label, whose top is a
+    fraction of a pixel above his face's centre line. The label's middle is below it: his."""
+    tile = Tile(1, 0, 531, 144, 86)
+    scanner = _scanner([((33, 589, 119, 608), "Carlos Galvez")])
+    assert _names(scanner, [(65.6, 568.3, 97.5, 610.0)], [tile]) == ["Carlos Galvez"]
+
+
 def test_label_regions_on_either_side() -> None:
     tile = Tile(0, 100, 100, 400, 200)
     assert tile_band(tile, 1000, 1000, BELOW)[3] == 300 and tile_band(tile, 1000, 1000, ABOVE)[1] == 100

@@ -109,11 +109,13 @@ def label_costs(boxes: np.ndarray, tiles: list[Tile | None], texts: np.ndarray, 
         index = np.array([tiles[i].index for i in rows])  # type: ignore[union-attr]
         inside = (mx >= tx) & (mx < tx + tw) & (my >= ty) & (my < ty + th)
         reach = _CORNER_LINES * lh
+        # At the tile's corner and on the face's side of its centre: the label's middle, not its
+        # edge, so a face low in a cropped tile (its chin at the label) keeps its label.
         if side == ABOVE:
-            corner = (ty1 - ty <= reach) & (ty2 <= cy[rows])
+            corner = (ty1 - ty <= reach) & (my <= cy[rows])
             fit = (ty1 - ty) / th + (tx1 - tx) / tw
         else:
-            corner = (ty + th - ty2 <= reach) & (ty1 >= cy[rows])
+            corner = (ty + th - ty2 <= reach) & (my >= cy[rows])
             fit = (ty + th - ty2) / th + (tx1 - tx) / tw
         ok = inside & ((corner & (tx1 - tx <= reach)) | near[rows])
         for t in set(index.tolist()):
