@@ -66,9 +66,8 @@ def face_like(boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray | Non
               options: DetectorOptions) -> np.ndarray:
     """(N,) bool: detections to keep, strong ones and weak ones whose landmarks make a face
     (see DetectorOptions.weak_score). Without landmarks nothing is judged."""
-    keep = np.ones(len(boxes), bool)
     if landmarks is None or not len(boxes):
-        return keep
+        return np.ones(len(boxes), bool)
     marks = np.asarray(landmarks, np.float64).reshape(-1, 5, 2)
     left, right, nose = marks[:, 0], marks[:, 1], marks[:, 2]
     width = np.maximum(np.asarray(boxes, np.float64)[:, 2] - boxes[:, 0], 1e-6)
@@ -78,7 +77,7 @@ def face_like(boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray | Non
     lo, hi = options.nose_between
     judged = (np.asarray(scores) < options.weak_score) & np.isfinite(marks).all(axis=(1, 2))
     plausible = (span >= options.min_eye_span) & (along >= lo) & (along <= hi)
-    return keep & ~(judged & ~plausible)
+    return ~(judged & ~plausible)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:

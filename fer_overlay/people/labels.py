@@ -413,7 +413,7 @@ class LabelScanner:
                     costs[i, j] = np.inf
                 out, taken = self._match(costs, known, first_seen)
         self._own = [False] * n
-        for i, j in taken if self._texts else ():
+        for i, j in taken:
             if i < n and self._texts[j].own:
                 self._own[i] = True
         named_tiles = {tiles[i].index for i in range(n) if out[i] is not None and tiles[i] is not None}
