@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_overlay.analysis.camera_off import CameraOffOptions, profile_photos
+from fer_overlay.analysis.camera_off import CameraOffOptions, profile_photos, side_margins
 from fer_overlay.analysis.detect import CenterFace, DetectorOptions
 from fer_overlay.analysis.face_search import FaceSearchOptions, detect_full_frame
 from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
@@ -104,11 +104,62 @@ def test_a_zoom_picture_as_tall_as_its_tile_is_a_profile_photo_and_pillarboxed_v
     assert verdicts == {1.0: True, 0.9: True, 9 / 16: False, 4 / 3: False}
 
 
+def meet_grid(webcam_tile: np.ndarray, quality: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Two rows of edge-to-edge navy Meet-extension tiles: live videos on top, and below them a round
+    photo placed high in its tile (the live tile a few pixels above it), sharpened and saved as a
+    JPEG so that the circle's rim rings. Returns the image and the circle's box."""
+    th, tw, navy = 168, 284, (28, 0, 0)
+    image = np.zeros((2 * th, 3 * tw, 3), np.uint8)
+    image[:] = navy
+    live = cv2.resize(webcam_tile, (tw, th), interpolation=cv2.INTER_AREA)
+    for col in range(3):
+        image[:th, col * tw : (col + 1) * tw] = live
+    h, w = webcam_tile.shape[:2]
+    d = 86  # the circle, its top 10 px below the tile's, as Meet draws it in a short tile
+    face = cv2.resize(webcam_tile[:, (w - h) // 2 : (w + h) // 2], (d, d), interpolation=cv2.INTER_AREA)
+    x, y = tw + (tw - d) // 2, th + 10
+    disc = np.zeros((d, d), np.uint8)
+    cv2.circle(disc, (d // 2, d // 2), d // 2, 255, -1, cv2.LINE_AA)
+    alpha = (disc.astype(np.float32) / 255)[:, :, None]
+    region = image[y : y + d, x : x + d].astype(np.float32)
+    image[y : y + d, x : x + d] = (alpha * face + (1 - alpha) * region).astype(np.uint8)
+    # A browser's resampling sharpens: a dark halo round the rim, as on the real screenshot.
+    image = cv2.addWeighted(image, 1.8, cv2.GaussianBlur(image, (0, 0), 1.0), -0.8, 0)
+    jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
+    return cv2.imdecode(jpeg, cv2.IMREAD_COLOR), (x, y, x + d, y + d)
+
+
+@pytest.mark.parametrize("quality", [95, 70])
+def test_a_round_photo_high_in_a_short_compressed_meet_tile_is_a_profile_photo(detector, webcam_tile, quality):
+    """The once-JPEG rim of a round photo rings for a pixel or two (which cut the tile margin
+    into 1-px runs), and the live tile above leaves a thin strip of tile there."""
+    image, (x1, y1, x2, y2) = meet_grid(webcam_tile, quality)
+    faces = detect_full_frame(detector, image, FaceSearchOptions())
+    centers = faces.centers
+    in_circle = (centers[:, 0] > x1) & (centers[:, 0] < x2) & (centers[:, 1] > y1) & (centers[:, 1] < y2)
+    assert in_circle.sum() == 1 and (~in_circle).sum() == 3
+    assert profile_photos(image, faces).tolist() == in_circle.tolist()
+
+
+def test_a_ringing_rim_does_not_cut_the_tile_margin_short():
+    """Beside a sharpened picture's rim, the first flat line is followed by a ringing one (a line
+    spanning 12 grey levels) before the tile's colour settles; the margin runs past it."""
+    grey = np.full((200, 200), 28, np.uint8)
+    grey[67:134, 67:134] = 40  # a light halo: a line through it spans 12 levels, not flat
+    grey[68:133, 68:133] = 20  # inside it a dark one: 8 levels, still flat
+    grey[69:132, 69:132] = 200  # the picture
+    box = np.array([88, 86, 112, 114], np.float32)  # the face inside it
+    for run, colour, start in side_margins(grey, box, CameraOffOptions()):
+        assert run >= 45 and abs(colour - 28) <= 10, (run, colour, start)
+
+
 def test_options_are_checked_by_name():
     with pytest.raises(ValueError, match="min_margin"):
         CameraOffOptions(min_margin=0.0)
     with pytest.raises(ValueError, match="flat_tolerance"):
         CameraOffOptions(flat_tolerance=-1)
+    with pytest.raises(ValueError, match="short_top"):
+        CameraOffOptions(short_top=0.5)
 
 
 def test_on_real_screens_no_live_face_is_taken_for_a_photo_and_round_pictures_are_found():

@@ -10,6 +10,10 @@ in a camera-off tile's dark grey and measure how far it runs: a few pixels is a 
 gap; a third of the face or more, on all three sides and in one colour, is the tile a
 picture sits on.
 
+Meet's round picture sits high in a short tile, the tile above a few pixels over it: where the
+flat runs left and right are a face side or more, a thin strip above is enough. A picture's rim
+on a sharpened or once-JPEG screenshot rings for a pixel or two; a run skips such lines.
+
 Zoom's square picture can be as tall as its tile (no margin above it): then the flat tile
 shows left and right only, as it does beside a pillarboxed phone or 4:3 video, and what
 tells them apart is the shape between: a picture about as wide as the tile is tall (0.8-1.0),
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 class CameraOffOptions:
     flat_tolerance: int = 10  # grey levels between a line's 5th and 95th percentile
     min_margin: float = 0.35  # flat run beside the picture, as a fraction of the face side
+    short_top: float = 0.2  # enough above it where the runs beside it are a face side or more
     search: float = 1.5  # how far out to look for the picture's edge, in face sides
     extend: float = 0.4  # lines reach this far past the face box, in face sides
     # Levels (of the brightest channel) a camera-off tile is painted in: the apps use dark
@@ -50,6 +55,8 @@ class CameraOffOptions:
             raise ValueError(f"flat_tolerance must be in [0, 64], got {self.flat_tolerance}")
         if not 0.05 <= self.min_margin <= 3.0:
             raise ValueError(f"min_margin must be in [0.05, 3], got {self.min_margin}")
+        if not 0.0 <= self.short_top <= self.min_margin:
+            raise ValueError(f"short_top must be in [0, min_margin={self.min_margin}], got {self.short_top}")
         if not 0.2 <= self.search <= 5.0:
             raise ValueError(f"search must be in [0.2, 5], got {self.search}")
         if not 0.0 <= self.extend <= 2.0:
@@ -73,9 +80,28 @@ def _margin(lines: np.ndarray, tol: int, colours: tuple[int, int]) -> tuple[int,
     if not flat.any():
         return 0, float("nan"), 0
     start = int(np.argmax(flat))
-    same = flat[start:] & (np.abs(mid[start:] - mid[start]) <= tol)
+    same = _bridged(flat[start:] & (np.abs(mid[start:] - mid[start]) <= tol), RINGING)
     run = len(same) if same.all() else int(np.argmin(same))
     return run, float(mid[start]), start
+
+
+# Lines a flat run may skip: compression rings for a pixel or two beside a sharp edge (a round
+# photo's rim on a once-JPEG screenshot), which would otherwise cut a tile margin into 1-px runs.
+RINGING = 2
+
+
+def _bridged(ok: np.ndarray, gap: int) -> np.ndarray:
+    """`ok` with each break of at most `gap` False values between two True values filled in."""
+    out = ok.copy()
+    n = len(ok)
+    for left in range(1, gap + 1):  # a True `left` lines back and a True within `gap + 1 - left` ahead
+        for right in range(1, gap + 2 - left):
+            if left + right > n:
+                continue
+            fill = ok[: n - left - right]  # True at i - left ...
+            ahead = ok[left + right:]  # ... and at i + right, for i in [left, n - right)
+            out[left: n - right] |= fill & ahead
+    return out
 
 
 def side_margins(grey: np.ndarray, box: np.ndarray, options: CameraOffOptions) -> list[tuple[int, float, int]]:
@@ -105,7 +131,7 @@ def side_margins(grey: np.ndarray, box: np.ndarray, options: CameraOffOptions) -
     margins: list[tuple[int, float, int]] = []
     for lines in sides:
         margins.append(_margin(lines(), tol, options.tile_colours))
-        if margins[-1][0] < need:  # one side without a tile margin settles it: most faces are live
+        if len(margins) < 3 and margins[-1][0] < need:  # no tile margin left or right: most faces are live
             break
     return margins
 
@@ -142,9 +168,13 @@ def profile_photos(image: np.ndarray, faces: Faces, options: CameraOffOptions | 
         # and that face is live; unless the picture between them is a square as tall as the
         # flat tile beside it, which is what Zoom draws for a profile picture.
         one_colour = max(colours) - min(colours) <= options.flat_tolerance
-        if len(margins) == 3 and min(r for r, _, _ in margins) >= need and one_colour:
-            out[i] = True
-            continue
+        if len(margins) == 3 and one_colour and min(margins[0][0], margins[1][0]) >= need:
+            # Meet puts its round photo high in a short tile, the next tile a few pixels above
+            # it: wide flat tile on both sides lets a thin strip above do.
+            wide = min(margins[0][0], margins[1][0]) >= side
+            if margins[2][0] >= (options.short_top if wide else options.min_margin) * side:
+                out[i] = True
+                continue
         # Lines reaching past the face would leave a picture as tall as its tile: look beside the face only.
         beside = side_margins(grey, local, replace(options, extend=0.0))[:2]
         if (len(beside) == 2 and min(r for r, _, _ in beside) >= need
