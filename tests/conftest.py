@@ -1,7 +1,7 @@
 """Shared fixtures, and what a test does when something it needs is missing.
 
 Data under ../shared/data, PyTorch, and the Debian tools .ci/run installs (Xvfb, xdotool,
-openbox, trayer, xrandr, chromium, ffmpeg) are hard requirements of the tests that use
+openbox, trayer, xrandr, chromium, ffmpeg, qemu-user) are hard requirements of the tests that use
 them: on a developer's machine such a test skips when one is absent, under ``CI=1`` (set by
 .ci/run, which installs them all) it fails, so a broken install cannot pass as skipped
 tests. Use :func:`missing`, :func:`require_module` and :func:`require_program` for them;
