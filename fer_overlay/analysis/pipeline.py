@@ -40,6 +40,7 @@ from .face_search import FaceSearchOptions, detect_full_frame, search_faces
 from .layout import LayoutOptions, explains_every_face, find_layout, layout_holds
 from .refresh import DetectionPolicy, RefreshOptions, RefreshStats, TilePlan, TileRefresh
 from .schedule import ClassifyOptions, ClassifySchedule
+from .self_view import CornerInsetOptions, corner_insets
 from .smoothing import EmotionSmoother, SmoothingOptions, readable
 from .stable_layout import StableLayout, StableLayoutOptions, moved, same_tiles
 from .track import Tracker, TrackerOptions, iou_matrix
@@ -87,6 +88,7 @@ class PipelineOptions:
     search: FaceSearchOptions = field(default_factory=FaceSearchOptions)
     stable_layout: StableLayoutOptions = field(default_factory=StableLayoutOptions)
     camera_off: CameraOffOptions = field(default_factory=CameraOffOptions)
+    corner_insets: CornerInsetOptions = field(default_factory=CornerInsetOptions)
     crop: CropOptions = field(default_factory=CropOptions)
     # Tiles are scaled so faces are large for the detector; a lower threshold then finds
     # 99% of synthetic-gallery faces with no false hits on camera-off tiles or labels.
@@ -292,7 +294,9 @@ class GalleryPipeline:
         # A profile photo has no mood: it leaves the faces before tracking, and its
         # tile counts as camera off like a tile with no face at all.
         photo = profile_photos(image, detections, opts.camera_off)
-        own = layout.in_inset(detections.centers) & ~photo
+        # The self-view: an inset the layout found, or one flush with a camera-off tile's corner.
+        own = (layout.in_inset(detections.centers) | corner_insets(grey, detections, layout, opts.corner_insets)) \
+            & ~photo
         self._avatars = _refreshed(self._avatars, detections[np.flatnonzero(photo)], found.looked,
                                    opts.search.same_face_iou)
         self._self_view = _refreshed(self._self_view, detections[np.flatnonzero(own)], found.looked,
