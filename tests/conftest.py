@@ -125,3 +125,21 @@ def tiny_disk(tmp_path: Path):
         yield TinyDisk(mount)
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture(scope="session")
+def pipeline_detector():
+    """CenterFace at the pipeline's own threshold (PipelineOptions.detector)."""
+    from fer_overlay.analysis.detect import CenterFace, DetectorOptions
+
+    return CenterFace(threads=2, options=DetectorOptions(score_threshold=0.3))
+
+
+@pytest.fixture(scope="session")
+def webcam_tile():
+    """A live-looking tile (a face in a room) cut from a generated gallery."""
+    from fer_overlay.synth import GallerySpec, make_gallery
+
+    image, truth = make_gallery(GallerySpec(participants=4, size=(1280, 720), seed=2, camera_off=0.0))
+    x1, y1, x2, y2 = truth.tiles[0].xyxy
+    return image[y1:y2, x1:x2].copy()

@@ -10,27 +10,12 @@ import numpy as np
 import pytest
 
 from fer_overlay.analysis.camera_off import CameraOffOptions, profile_photos, side_margins
-from fer_overlay.analysis.detect import CenterFace, DetectorOptions
 from fer_overlay.analysis.face_search import FaceSearchOptions, detect_full_frame
 from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
 from fer_overlay.analysis.track import iou_matrix
-from fer_overlay.synth import GallerySpec, make_gallery
 from fer_overlay.types import Frame
 
 REAL = Path(__file__).parent / "data" / "real_screens"
-
-
-@pytest.fixture(scope="module")
-def detector() -> CenterFace:
-    return CenterFace(threads=2, options=DetectorOptions(score_threshold=0.3))
-
-
-@pytest.fixture(scope="module")
-def webcam_tile() -> np.ndarray:
-    """A live-looking tile (face in a room) cut from a generated gallery."""
-    image, truth = make_gallery(GallerySpec(participants=4, size=(1280, 720), seed=2, camera_off=0.0))
-    x1, y1, x2, y2 = truth.tiles[0].xyxy
-    return image[y1:y2, x1:x2].copy()
 
 
 def canvas(tile: np.ndarray, picture: np.ndarray | None, colour: int | tuple[int, int, int],
@@ -54,27 +39,27 @@ def canvas(tile: np.ndarray, picture: np.ndarray | None, colour: int | tuple[int
     return out
 
 
-def test_a_picture_on_a_camera_off_tile_is_a_profile_photo_and_the_video_is_not(detector, webcam_tile):
+def test_a_picture_on_a_camera_off_tile_is_a_profile_photo_and_the_video_is_not(pipeline_detector, webcam_tile):
     h, w = webcam_tile.shape[:2]
     face_crop = webcam_tile[:, (w - h) // 2 : (w + h) // 2]  # a square "profile picture" of a face
     # Zoom, Teams and Meet tile greys, and a grid extension's navy (luma 3: it was taken for black)
     for colour in (36, 41, 64, (28, 0, 0)):
         image = canvas(webcam_tile, face_crop, colour)
-        faces = detect_full_frame(detector, image, FaceSearchOptions())
+        faces = detect_full_frame(pipeline_detector, image, FaceSearchOptions())
         assert len(faces) == 2, colour
         photo = profile_photos(image, faces)
         on_right = faces.centers[:, 0] > image.shape[1] / 2
         assert photo.tolist() == on_right.tolist(), colour
 
 
-def test_pillarboxed_live_video_is_not_a_profile_photo(detector, webcam_tile):
+def test_pillarboxed_live_video_is_not_a_profile_photo(pipeline_detector, webcam_tile):
     w = webcam_tile.shape[1]
     image = canvas(webcam_tile, None, 36, bars=w // 6)
-    faces = detect_full_frame(detector, image, FaceSearchOptions())
+    faces = detect_full_frame(pipeline_detector, image, FaceSearchOptions())
     assert len(faces) == 1 and not profile_photos(image, faces).any()
     # Black bars stay black by the brightest channel too, with the noise of a compressed stream.
     noisy = cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])[1], cv2.IMREAD_COLOR)
-    faces = detect_full_frame(detector, noisy, FaceSearchOptions())
+    faces = detect_full_frame(pipeline_detector, noisy, FaceSearchOptions())
     assert len(faces) == 1 and not profile_photos(noisy, faces).any()
 
 
@@ -90,7 +75,8 @@ def zoom_tile(content: np.ndarray, width_over_height: float, colour: int = 36) -
     return out
 
 
-def test_a_zoom_picture_as_tall_as_its_tile_is_a_profile_photo_and_pillarboxed_video_is_not(detector, webcam_tile):
+def test_a_zoom_picture_as_tall_as_its_tile_is_a_profile_photo_and_pillarboxed_video_is_not(pipeline_detector,
+                                                                                              webcam_tile):
     """Zoom draws a square profile picture the full height of its tile; a phone (9:16) or 4:3 video
     sits in the same grey, full height too. Only the square is a picture."""
     h, w = webcam_tile.shape[:2]
@@ -98,7 +84,7 @@ def test_a_zoom_picture_as_tall_as_its_tile_is_a_profile_photo_and_pillarboxed_v
     verdicts = {}
     for shape in (1.0, 0.9, 9 / 16, 4 / 3):
         image = zoom_tile(head, shape)
-        faces = detect_full_frame(detector, image, FaceSearchOptions())
+        faces = detect_full_frame(pipeline_detector, image, FaceSearchOptions())
         assert len(faces) == 1, shape
         verdicts[shape] = bool(profile_photos(image, faces)[0])
     assert verdicts == {1.0: True, 0.9: True, 9 / 16: False, 4 / 3: False}
@@ -130,11 +116,11 @@ def meet_grid(webcam_tile: np.ndarray, quality: int) -> tuple[np.ndarray, tuple[
 
 
 @pytest.mark.parametrize("quality", [95, 70])
-def test_a_round_photo_high_in_a_short_compressed_meet_tile_is_a_profile_photo(detector, webcam_tile, quality):
+def test_a_round_photo_high_in_a_short_compressed_meet_tile_is_a_profile_photo(pipeline_detector, webcam_tile, quality):
     """The once-JPEG rim of a round photo rings for a pixel or two (which cut the tile margin
     into 1-px runs), and the live tile above leaves a thin strip of tile there."""
     image, (x1, y1, x2, y2) = meet_grid(webcam_tile, quality)
-    faces = detect_full_frame(detector, image, FaceSearchOptions())
+    faces = detect_full_frame(pipeline_detector, image, FaceSearchOptions())
     centers = faces.centers
     in_circle = (centers[:, 0] > x1) & (centers[:, 0] < x2) & (centers[:, 1] > y1) & (centers[:, 1] < y2)
     assert in_circle.sum() == 1 and (~in_circle).sum() == 3

@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_overlay.analysis.detect import CenterFace, DetectorOptions
 from fer_overlay.analysis.face_search import FaceSearchOptions, detect_full_frame, search_faces, union
 from fer_overlay.analysis.layout import find_layout
 from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
@@ -14,11 +13,6 @@ from fer_overlay.analysis.stable_layout import StableLayout, StableLayoutOptions
 from fer_overlay.analysis.track import iou_matrix
 from fer_overlay.synth import GallerySpec, make_gallery
 from fer_overlay.types import Faces, Frame, Layout, LayoutKind, Tile
-
-
-@pytest.fixture(scope="module")
-def detector() -> CenterFace:
-    return CenterFace(threads=2, options=DetectorOptions(score_threshold=0.3))
 
 
 @pytest.fixture(scope="module")
@@ -38,29 +32,29 @@ def covered(subset: Faces, superset: Faces, iou: float = 0.3) -> np.ndarray:
 @pytest.mark.parametrize(("participants", "size", "quality"), [(6, (1280, 720), 0), (16, (1920, 1080), 95),
                                                                   (25, (1920, 1080), 80)])
 def test_every_face_a_full_frame_pass_finds_is_found_by_the_pipeline(
-        detector, image_pipeline, participants, size, quality):
+        pipeline_detector, image_pipeline, participants, size, quality):
     image, _ = make_gallery(GallerySpec(participants=participants, size=size, seed=participants))
     if quality:  # JPEG noise is what used to turn a grid into a partial "speaker" layout
         image = cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
-    plain = detect_full_frame(detector, image, FaceSearchOptions())
+    plain = detect_full_frame(pipeline_detector, image, FaceSearchOptions())
     result = image_pipeline.process(Frame(image))
     assert len(plain) > 0
     assert covered(plain, result.faces).all()
 
 
-def test_a_wrong_layout_cannot_hide_faces(detector):
+def test_a_wrong_layout_cannot_hide_faces(pipeline_detector):
     image, truth = make_gallery(GallerySpec(participants=9, size=(1280, 720), seed=3, camera_off=0.0))
     # A "speaker" layout that found one tile of nine, as a highlighted tile used to cause.
     first = truth.tiles[0]
     partial = Layout(LayoutKind.SPEAKER, (Tile(0, *first.xyxy[:2], first.xyxy[2] - first.xyxy[0],
                                                first.xyxy[3] - first.xyxy[1]),), (1280, 720))
-    found = search_faces(detector, image, partial, FaceSearchOptions())
+    found = search_faces(pipeline_detector, image, partial, FaceSearchOptions())
     truth_faces = Faces(xyxy=truth.face_boxes())
     assert covered(truth_faces, found).all()
     # Faces outside the one known tile are kept, with no tile.
     assert (found.tile == 0).sum() == 1 and (found.tile == -1).sum() == 8
     # Without the whole-frame pass only the tile's face is left: the pass is what keeps them.
-    assert len(search_faces(detector, image, partial, FaceSearchOptions(), full_frame=False)) == 1
+    assert len(search_faces(pipeline_detector, image, partial, FaceSearchOptions(), full_frame=False)) == 1
 
 
 def test_union_prefers_tile_boxes_and_adds_only_new_faces():
@@ -109,14 +103,14 @@ def test_a_shifting_gallery_keeps_one_track_per_student():
     assert len(ids) <= 9 + 2  # a track may restart at the wrap-around jump, not for every student
 
 
-def test_a_tile_subset_looks_only_there_and_the_whole_frame_pass_still_finds_the_rest(detector):
+def test_a_tile_subset_looks_only_there_and_the_whole_frame_pass_still_finds_the_rest(pipeline_detector):
     image, truth = make_gallery(GallerySpec(participants=9, size=(1280, 720), seed=3, camera_off=0.0))
     layout = find_layout(image)
     assert len(layout.tiles) == 9
     some = (layout.tiles[1].index, layout.tiles[4].index)
-    only = search_faces(detector, image, layout, FaceSearchOptions(), full_frame=False, tiles=some)
+    only = search_faces(pipeline_detector, image, layout, FaceSearchOptions(), full_frame=False, tiles=some)
     assert sorted(only.tile.tolist()) == sorted(some)
-    assert len(search_faces(detector, image, layout, FaceSearchOptions(), full_frame=False, tiles=())) == 0
+    assert len(search_faces(pipeline_detector, image, layout, FaceSearchOptions(), full_frame=False, tiles=())) == 0
     # The layout (and which tiles are due) never decides whether a face is found.
-    both = search_faces(detector, image, layout, FaceSearchOptions(), full_frame=True, tiles=some)
+    both = search_faces(pipeline_detector, image, layout, FaceSearchOptions(), full_frame=True, tiles=some)
     assert covered(Faces(xyxy=truth.face_boxes()), both).all()

@@ -9,28 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_overlay.analysis.detect import CenterFace, DetectorOptions
 from fer_overlay.analysis.face_search import FaceSearchOptions, detect_full_frame
 from fer_overlay.analysis.pipeline import GalleryPipeline, PipelineOptions, RunningMode
 from fer_overlay.analysis.self_view import CornerInsetOptions, corner_insets
 from fer_overlay.analysis.track import iou_matrix
-from fer_overlay.synth import GallerySpec, make_gallery
 from fer_overlay.types import Frame, Layout, LayoutKind, Tile
 
 REAL = Path(__file__).parent / "data" / "real_screens"
 TILE_W, TILE_H, GAP = 420, 480, 6
-
-
-@pytest.fixture(scope="module")
-def detector() -> CenterFace:
-    return CenterFace(threads=2, options=DetectorOptions(score_threshold=0.3))
-
-
-@pytest.fixture(scope="module")
-def webcam() -> np.ndarray:
-    image, truth = make_gallery(GallerySpec(participants=4, size=(1280, 720), seed=2, camera_off=0.0))
-    x1, y1, x2, y2 = truth.tiles[0].xyxy
-    return image[y1:y2, x1:x2].copy()
 
 
 def phone_gallery(webcam: np.ndarray, tile_colour: int, inset_at: str) -> tuple[np.ndarray, Layout, tuple]:
@@ -59,9 +45,9 @@ def phone_gallery(webcam: np.ndarray, tile_colour: int, inset_at: str) -> tuple[
 
 
 @pytest.mark.parametrize("tile_colour", [225, 36])  # a light theme's camera-off grey, and a dark one's
-def test_a_self_view_in_a_corner_of_a_camera_off_tile_is_set_aside(detector, webcam, tile_colour):
-    image, layout, (x1, y1, x2, y2) = phone_gallery(webcam, tile_colour, "corner")
-    faces = detect_full_frame(detector, image, FaceSearchOptions())
+def test_a_self_view_in_a_corner_of_a_camera_off_tile_is_set_aside(pipeline_detector, webcam_tile, tile_colour):
+    image, layout, (x1, y1, x2, y2) = phone_gallery(webcam_tile, tile_colour, "corner")
+    faces = detect_full_frame(pipeline_detector, image, FaceSearchOptions())
     c = faces.centers
     in_inset = (c[:, 0] > x1) & (c[:, 0] < x2) & (c[:, 1] > y1) & (c[:, 1] < y2)
     assert in_inset.sum() == 1 and (~in_inset).sum() == 1
@@ -69,10 +55,10 @@ def test_a_self_view_in_a_corner_of_a_camera_off_tile_is_set_aside(detector, web
     assert corner_insets(grey, faces, layout).tolist() == in_inset.tolist()
 
 
-def test_the_same_video_in_the_middle_of_the_tile_is_not_an_inset(detector, webcam):
+def test_the_same_video_in_the_middle_of_the_tile_is_not_an_inset(pipeline_detector, webcam_tile):
     """A picture in the middle of a flat tile is camera_off's business (a profile photo), not a self-view."""
-    image, layout, _ = phone_gallery(webcam, 225, "middle")
-    faces = detect_full_frame(detector, image, FaceSearchOptions())
+    image, layout, _ = phone_gallery(webcam_tile, 225, "middle")
+    faces = detect_full_frame(pipeline_detector, image, FaceSearchOptions())
     assert len(faces) == 2
     assert not corner_insets(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), faces, layout).any()
 
