@@ -17,14 +17,16 @@ SAD, NEUTRAL, HAPPY = LABELS.index("sad"), LABELS.index("neutral"), LABELS.index
 SMOOTHING = SmoothingOptions()
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "eval_baseline.py"
 
-# The README's figures for calibration on neutral faces (int8, the CPU default; fp32 36.1% ->
-# 5.1%, 87%): false "negative" alarms 36.8% -> 5.4%, and 88% of real negatives kept, a share of
-# the raw recall (relative on purpose: absolute accuracies move with the model). The test runs
-# fewer frames per photo than the script, which moves the rates by about a point (measured
-# here: 36.0% -> 5.1%, 87.8% kept; positives 98.6% kept), hence the margin.
-README_FALSE_ALARMS = 0.054
-README_NEGATIVES_KEPT = 0.88
+# The README's figures for calibration on neutral faces (int8, the CPU default, model v2;
+# fp32 10.5% -> 1.3%, 93%): false "negative" alarms 9.9% -> 1.3%, and 92% of real negatives
+# kept, a share of the raw recall (relative on purpose: absolute accuracies move with the
+# model). The test runs fewer frames per photo than the script, which moves the rates by about
+# a point (measured here: 9.9% -> 1.3%, 92.8% kept; positives 99.8% kept), hence the margin.
+# (The model before v2 raised 36.8% false alarms, calibrated to 5.4%, 88% kept.)
+README_FALSE_ALARMS = 0.013
+README_NEGATIVES_KEPT = 0.92
 MARGIN = 0.02
+RAW_FALSE_ALARMS_AT_LEAST = 0.05  # v2 raises 9.9%: enough for calibration to have work to do
 
 
 def dist(**classes: float) -> np.ndarray:
@@ -195,8 +197,9 @@ def test_calibration_cuts_false_alarms_and_keeps_real_changes(faces_dir: Path):
     print(script.format_table(report))
     assert report.students >= 40 and report.students_calibrated >= 0.9 * report.students
     fna = report.neutral_false_negative
-    assert fna.raw > 0.2, "hardly any false alarms to remove: the test would prove nothing"
+    assert fna.raw > RAW_FALSE_ALARMS_AT_LEAST, "hardly any false alarms to remove: the test would prove nothing"
     assert fna.calibrated <= README_FALSE_ALARMS + MARGIN, f"false alarms left: {fna}"
+    assert fna.calibrated <= 0.5 * fna.raw, f"calibration removed too few false alarms: {fna}"
     neg, pos = report.negative_recall, report.positive_recall
     assert neg.faces >= 50 and pos.faces >= 50
     assert neg.calibrated >= (README_NEGATIVES_KEPT - MARGIN) * neg.raw, f"negative faces hidden: {neg}"
