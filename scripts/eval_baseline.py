@@ -370,7 +370,7 @@ def score(r: Readings, options: BaselineOptions, smoothing: SmoothingOptions | N
     """Calibrate every student on its first frames, then tally what each baseline does to all readings."""
     t0 = time.perf_counter()
     smoothing = smoothing or PipelineOptions().smoothing
-    baselines = Baselines(options, smoothing)
+    baselines = Baselines(options)
     t_after = calibrate(baselines, {p.image: r.probs[p.image][: r.frames] for p in r.students}, smoothing)
 
     def see(key: str, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -191,7 +191,7 @@ class GalleryPipeline:
         base = None
         if baselines is not None:
             prior = classifier.rest_prior
-            base = Baselines(replace(baselines, rest_prior=prior) if prior else baselines, options.smoothing)
+            base = Baselines(replace(baselines, rest_prior=prior) if prior else baselines)
         return cls(face_detector, classifier, options, names, base)
 
     def close(self) -> None:
