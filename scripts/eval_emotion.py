@@ -7,7 +7,7 @@ FER2013 PublicTest: accuracy overall and per class, with and without flip TTA, a
 confusion-matrix PNG. Also the end-to-end check on ../shared/data/faces photos (face
 found by CenterFace, cropped as the live pipeline crops): faces the model never saw,
 from another source than FER2013, and the same photos handed to ``predict`` as given
-crops (the classifier alone). Writes OUT/emotion_eval.json and OUT/confusion.png.
+crops (the classifier alone). Writes OUT/emotion_eval.json, OUT/confusion.png and OUT/reliability.png.
 """
 
 from __future__ import annotations
@@ -83,6 +83,33 @@ def calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 15) -> tuple
     return float(ece), rows
 
 
+def draw_reliability(rows: list[dict], ece: float, title: str) -> np.ndarray:
+    """The reliability diagram: per confidence bin, accuracy (bar) against the diagonal where a
+    calibrated model's bars end, with the faces each bin holds."""
+    size, left, top, bottom = 420, 60, 60, 50
+    img = np.full((top + size + bottom, left + size + 30, 3), 255, np.uint8)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(img, title, (10, 24), font, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, f"ECE {ece * 100:.1f}% (15 bins); bars: accuracy, line: perfect calibration", (10, 46), font,
+                0.42, (60, 60, 60), 1, cv2.LINE_AA)
+
+    def at(conf: float, acc: float) -> tuple[int, int]:
+        return left + round(conf * size), top + size - round(acc * size)
+
+    for r in rows:
+        x1, _ = at(r["from"], 0.0)
+        x2, y = at(r["to"], r["accuracy"])
+        cv2.rectangle(img, (x1 + 1, y), (x2 - 1, top + size), (200, 140, 60), -1)
+        cv2.putText(img, str(r["faces"]), (x1 + 2, top + size + 14 + 12 * (rows.index(r) % 2)), font, 0.3,
+                    (60, 60, 60), 1, cv2.LINE_AA)
+    cv2.line(img, at(0.0, 0.0), at(1.0, 1.0), (0, 0, 200), 1, cv2.LINE_AA)
+    cv2.rectangle(img, at(0.0, 1.0), at(1.0, 0.0), (0, 0, 0), 1)
+    for v in (0.0, 0.5, 1.0):
+        cv2.putText(img, f"{v:.1f}", (at(v, 0.0)[0] - 8, top + size + 44), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(img, f"{v:.1f}", (left - 34, at(0.0, v)[1] + 5), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return img
+
+
 def eval_fer(clf: EmotionClassifier, tta: EmotionClassifier, out: Path) -> dict:
     data = np.load(DATA / "fer2013" / "fer2013_PublicTest.npz")
     y = data["labels"]
@@ -96,6 +123,8 @@ def eval_fer(clf: EmotionClassifier, tta: EmotionClassifier, out: Path) -> dict:
     _, plurality, _ = ferplus_targets(data["ferplus_votes"], y)
     has = plurality >= 0
     ece, reliability = calibration_error(probs, y)
+    cv2.imwrite(str(out / "reliability.png"), draw_reliability(reliability, ece, f"FER2013 PublicTest, {len(y)} faces:"
+                                                                             " confidence of the top class"))
     return {
         "publictest_accuracy": float((pred == y).mean()),
         "publictest_accuracy_flip_tta": float((pred_tta == y).mean()),
