@@ -186,8 +186,10 @@ def int8_weight_extent(proto: onnx.ModelProto) -> int:
     return extent
 
 
-def quantize_int8(fp32: Path, out: Path, calib: np.ndarray, metadata_from: Path | None = None) -> None:
-    """Quantise `fp32` into `out`, carrying the metadata of `metadata_from` (default: `fp32`)."""
+def quantize_qdq(fp32: Path, out: Path, calib: np.ndarray, reduce_range: bool = True) -> None:
+    """Static QDQ quantisation of `fp32` into `out`: uint8 activations calibrated by min/max on
+    `calib`, int8 weights per channel; 7-bit weights with `reduce_range` (the shipped recipe),
+    full 8-bit without it (the first int8 file's recipe, which saturates on CPUs without VNNI)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     class Reader(CalibrationDataReader):
@@ -199,15 +201,20 @@ def quantize_int8(fp32: Path, out: Path, calib: np.ndarray, metadata_from: Path 
 
     # Probabilities stay float: a quantised softmax would round them to multiples of 1/255.
     softmax = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "Softmax"]
+    quantize_static(
+        str(fp32), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=reduce_range,
+        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=softmax,
+    )
+
+
+def quantize_int8(fp32: Path, out: Path, calib: np.ndarray, metadata_from: Path | None = None) -> None:
+    """Quantise `fp32` into `out`, carrying the metadata of `metadata_from` (default: `fp32`)."""
     # Staged beside the target, as for the fp32 file: a failed check leaves the old int8 file.
     staged = out.with_name(out.stem + ".partial.onnx")
     try:
         # reduce_range: 7-bit weights, exact on CPUs without VNNI (module docstring); on
         # PublicTest it measured no worse than 8-bit weights (models/README.md).
-        quantize_static(
-            str(fp32), str(staged), Reader(), quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=softmax,
-        )
+        quantize_qdq(fp32, staged, calib, reduce_range=True)
         proto = onnx.load(str(staged))
         extent = int8_weight_extent(proto)
         if extent > REDUCED_WEIGHT_MAX:

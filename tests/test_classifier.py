@@ -271,7 +271,6 @@ def test_export_marks_only_a_7_bit_int8_file(tmp_path):
     """scripts/export_emotion.py --int8 writes the mark, and its check tells 7-bit from 8-bit weights."""
     require_module("torch", TORCH)  # the export script imports it
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantType, quantize_static
 
     export = load_script("export_emotion")
     calib = prepare(faces_like(64, seed=4))
@@ -282,16 +281,8 @@ def test_export_marks_only_a_7_bit_int8_file(tmp_path):
     assert meta[INT8_REDUCE_RANGE_KEY] == "1" and meta["rest_prior"]  # the fp32 file's metadata carried over
     assert export.int8_weight_extent(model) <= 64
 
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter([{"input": calib}])
-
-        def get_next(self) -> dict | None:
-            return next(self.batches, None)
-
     full = tmp_path / "full_range.onnx"  # the recipe of the first int8 file
-    quantize_static(str(bundled("emotion.onnx")), str(full), Reader(), per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    export.quantize_qdq(bundled("emotion.onnx"), full, calib, reduce_range=False)
     assert export.int8_weight_extent(onnx.load(str(full))) > 64
 
 

@@ -17,9 +17,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from conftest import REPO, require_program
+from conftest import REPO, require_module, require_program
 from script_loader import load_script
 
 FACES = 256
@@ -35,23 +34,6 @@ def qemu() -> str:
     return require_program("qemu-x86_64", "apt-get install qemu-user")
 
 
-def eight_bit_weights(fp32: Path, out: Path, calib: np.ndarray) -> None:
-    """The first int8 recipe: static QDQ with full 8-bit weights (it saturates without VNNI)."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter([{"input": calib[i : i + 64]} for i in range(0, len(calib), 64)])
-
-        def get_next(self) -> dict | None:
-            return next(self.batches, None)
-
-    softmax = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type == "Softmax"]
-    quantize_static(str(fp32), str(out), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    reduce_range=False, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    nodes_to_exclude=softmax)
-
-
 def top_classes(command: list[str], models: list[Path], data_dir: Path, out: Path) -> tuple[dict[str, np.ndarray], str]:
     args = [*command, str(REPO / "scripts" / "int8_agreement.py"), *map(str, models),
             "--data-dir", str(data_dir), "--limit", str(FACES), "--save", str(out)]
@@ -64,10 +46,13 @@ def top_classes(command: list[str], models: list[Path], data_dir: Path, out: Pat
 @pytest.mark.parametrize("model", ["emotion", "emotion_ferplus"])
 def test_the_reduce_range_int8_file_gives_the_same_classes_on_an_avx2_only_cpu(qemu, fer_public_test, tmp_path,
                                                                                model):
+    require_module("torch", "python3 scripts/install.py --train")  # the export script imports it
+    export = load_script("export_emotion")
     data_dir = fer_public_test.parent
     x, _ = agreement.publictest(data_dir, 0)
-    control = tmp_path / f"{model}_8bit.onnx"
-    eight_bit_weights(REPO / "models" / f"{model}.onnx", control, x[-512:])  # calibrated off the faces compared
+    control = tmp_path / f"{model}_8bit.onnx"  # the first int8 file's recipe, full 8-bit weights,
+    export.quantize_qdq(REPO / "models" / f"{model}.onnx", control, x[-512:], reduce_range=False)  # calibrated off
+    # the faces compared
     models = [REPO / "models" / f"{model}_int8.onnx", control]
     here, _ = top_classes([sys.executable], models, data_dir, tmp_path / "here.npz")
     avx2, log = top_classes([qemu, "-cpu", EMULATED_CPU, sys.executable], models, data_dir, tmp_path / "avx2.npz")
