@@ -10,6 +10,7 @@ EMA model is the one evaluated and kept. Optional distillation from teacher chec
     python scripts/train_emotion.py --arch teacher --out runs/t1 --epochs 100
     python scripts/train_emotion.py --out runs/kd --teacher runs/t1/best.pt
     python scripts/train_emotion.py --out runs/soft --soft-labels 0.5 --extra runs/data/faces_extra_48.npz
+    python scripts/train_emotion.py --out runs/cm --init models/emotion.pt --epochs 24 --lr 0.02 --cutmix 1.0
 
 Every epoch's checkpoint (last.pt) holds the weights, EMA, optimiser, schedule and every
 random generator's state, so a run stopped anywhere (`--stop-after N`, Ctrl+C, the end of
@@ -32,10 +33,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fer_overlay.training.augment import AugmentConfig, augment
+from fer_overlay.training.augment import AugmentConfig, augment, random_crop, ten_crops
 from fer_overlay.training.data import LABELS, Split, concat, load_extra, load_split, normalise, to_unit
 from fer_overlay.training.net import ARCHS, EmotionNet, build
-from fer_overlay.training.targets import blend_targets, mixup, soft_cross_entropy
+from fer_overlay.training.targets import blend_targets, cutmix, mixup, soft_cross_entropy
 
 log = logging.getLogger("train_emotion")
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
@@ -68,7 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="weight of the FER+ vote distribution in the target (0: FER2013 labels only, 1: FER+ votes only)",
     )
     p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA", help="mixup with Beta(ALPHA, ALPHA); 0 = off")
-    p.add_argument("--mixup-p", type=float, default=0.5, help="share of batches that are mixed")
+    p.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA",
+                   help="cutmix with a Beta(ALPHA, ALPHA) box; 0 = off; with --mixup too, a mixed batch takes either")
+    p.add_argument("--mixup-p", type=float, default=0.5, help="share of batches that are mixed (mixup or cutmix)")
+    p.add_argument("--crop", type=int, default=0, metavar="PX",
+                   help="train on random PX x PX crops of the augmented 48-px faces (e.g. 44); the summary adds"
+                   " ten-crop test-time averaging; 0 = whole faces")
     p.add_argument("--extra", type=Path, help="npz of extra 48x48 faces (scripts/prepare_faces_extra.py)")
     p.add_argument("--extra-per-epoch", type=int, default=2000, help="extra faces drawn into each epoch")
     p.add_argument("--stop-after", type=int, default=0,
@@ -84,8 +90,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if not 0 <= args.soft_labels <= 1:
         p.error("--soft-labels must be in [0, 1]")
-    if not 0 <= args.mixup <= 1 or not 0 <= args.mixup_p <= 1:
-        p.error("--mixup must be in [0, 1] (0 = off) and --mixup-p in [0, 1]")
+    if not 0 <= args.mixup <= 1 or not 0 <= args.cutmix <= 1 or not 0 <= args.mixup_p <= 1:
+        p.error("--mixup and --cutmix must be in [0, 1] (0 = off) and --mixup-p in [0, 1]")
+    if args.crop and not 16 <= args.crop <= 48:
+        p.error("--crop must be 0 (off) or in [16, 48]")
     if args.extra_per_epoch < 0 or args.stop_after < 0:
         p.error("--extra-per-epoch and --stop-after must be >= 0")
     return args
@@ -148,6 +156,23 @@ def evaluate(
     return acc, allp
 
 
+@torch.no_grad()
+def evaluate_ten_crop(
+    model: torch.nn.Module, split: Split, device: torch.device, side: int
+) -> tuple[float, torch.Tensor]:
+    """Accuracy of the mean probability over :func:`ten_crops` views (corners, centre, mirrored)."""
+    model.eval()
+    probs = []
+    for i in range(0, len(split), 512):
+        x = normalise(to_unit(split.images[i : i + 512]))
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            views = [model(v.contiguous(memory_format=torch.channels_last)).float().softmax(-1)
+                     for v in ten_crops(x, side)]
+        probs.append(torch.stack(views).mean(0))
+    allp = torch.cat(probs)
+    return (allp.argmax(1) == split.labels).float().mean().item(), allp
+
+
 def ferplus_accuracy(probs: torch.Tensor, split: Split) -> float:
     """Accuracy against FER+'s plurality, on the faces whose plurality is one of our classes."""
     if split.plurality is None or not bool((split.plurality >= 0).any()):
@@ -164,6 +189,18 @@ def epoch_order(n_main: int, n_extra: int, extra_per_epoch: int, gen: torch.Gene
         drawn = torch.randperm(n_extra, generator=gen, device=device)[:extra_per_epoch] + n_main
         picked = torch.cat([picked, drawn])
     return picked[torch.randperm(len(picked), generator=gen, device=device)]
+
+
+def mix_batch(
+    x: torch.Tensor, target: torch.Tensor, mixup_alpha: float, cutmix_alpha: float, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup or cutmix for one batch; with both on, a coin from `gen` picks (as timm switches)."""
+    use_cutmix = cutmix_alpha > 0 and (
+        mixup_alpha <= 0 or torch.rand((), generator=gen, device=gen.device).item() < 0.5
+    )
+    if use_cutmix:
+        return cutmix(x, target, cutmix_alpha, gen)
+    return mixup(x, target, mixup_alpha, gen)
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -256,8 +293,10 @@ def train(args: argparse.Namespace) -> dict:
             y = train_split.labels[idx]
             target = blend_targets(y, train_split.soft[idx], args.soft_labels, args.label_smoothing)
             x = augment(to_unit(train_split.images[idx]), aug_cfg, gen)
-            if args.mixup and torch.rand((), generator=gen, device=device).item() < args.mixup_p:
-                x, target = mixup(x, target, args.mixup, gen)
+            if args.crop:
+                x = random_crop(x, args.crop, gen)
+            if (args.mixup or args.cutmix) and torch.rand((), generator=gen, device=device).item() < args.mixup_p:
+                x, target = mix_batch(x, target, args.mixup, args.cutmix, gen)
             x = normalise(x).contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16):
                 logits = step_model(x)
@@ -318,6 +357,10 @@ def train(args: argparse.Namespace) -> dict:
         "arch": args.arch, "best_val_acc": acc, "best_val_acc_flip_tta": acc_tta,
         "best_val_ferplus_acc": ferplus_accuracy(probs, val_split), "labels": LABELS,
     }
+    if args.crop:
+        summary["crop"] = args.crop
+        summary["best_val_acc_ten_crop"], _ = evaluate_ten_crop(best, val_split, device, args.crop)
+        log.info("ten-crop (%d px) PublicTest %.4f", args.crop, summary["best_val_acc_ten_crop"])
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     log.info("best PublicTest %.4f (flip TTA %.4f) -> %s", acc, acc_tta, best_path)
     return summary

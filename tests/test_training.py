@@ -20,7 +20,7 @@ torch = require_module("torch", "PyTorch, the train extra: python3 scripts/insta
 from script_loader import load_script  # noqa: E402
 
 from fer_overlay.analysis.classify import normalise  # noqa: E402
-from fer_overlay.training.augment import AugmentConfig, augment  # noqa: E402
+from fer_overlay.training.augment import AugmentConfig, augment, random_crop, ten_crops  # noqa: E402
 from fer_overlay.training.data import FERPLUS_COLUMNS, LABELS  # noqa: E402
 from fer_overlay.training.net import ARCHS, NetSpec, build  # noqa: E402
 
@@ -91,6 +91,29 @@ def test_augment_keeps_shape_and_range_and_strength_zero_only_flips() -> None:
     assert all(same_or_mirrored)
     with pytest.raises(ValueError, match="strength"):
         AugmentConfig().scaled(-1)
+
+
+def test_random_crops_are_windows_of_each_face_at_their_own_places() -> None:
+    # Pixel values that name their row and column, so a crop shows where it was taken.
+    grid = (torch.arange(48).view(48, 1) * 100 + torch.arange(48).view(1, 48)).float()
+    x = grid.expand(64, 1, 48, 48)
+    crops = random_crop(x, 44, torch.Generator().manual_seed(0))
+    assert crops.shape == (64, 1, 44, 44)
+    y0, x0 = (crops[:, 0, 0, 0] // 100).long(), (crops[:, 0, 0, 0] % 100).long()
+    for c, r, q in zip(crops, y0, x0):
+        assert torch.equal(c[0], grid[r : r + 44, q : q + 44])
+    assert 0 <= int(y0.min()) and int(y0.max()) <= 4 and len(set(zip(y0.tolist(), x0.tolist()))) > 5
+    assert torch.equal(crops, random_crop(x, 44, torch.Generator().manual_seed(0)))
+    views = ten_crops(x[:2], 44)
+    assert len(views) == 10 and all(v.shape == (2, 1, 44, 44) for v in views)
+    corners = {(int(v[0, 0, 0, 0]) // 100, int(v[0, 0, 0, 0]) % 100) for v in views[:5]}
+    assert corners == {(0, 0), (0, 4), (4, 0), (4, 4), (2, 2)}
+    assert torch.equal(views[7], views[2].flip(-1))
+    for bad in (0, 49):
+        with pytest.raises(ValueError, match="crop side"):
+            random_crop(x, bad, torch.Generator())
+        with pytest.raises(ValueError, match="crop side"):
+            ten_crops(x, bad)
 
 
 def test_one_epoch_run_export_and_resume_guard(fer_dir: Path, tmp_path: Path) -> None:
@@ -206,18 +229,20 @@ def test_export_that_disagrees_with_pytorch_keeps_the_existing_model(
 
 
 def test_a_run_stopped_and_resumed_equals_the_same_run_in_one_go(fer_dir: Path, tmp_path: Path) -> None:
-    """Every random stream (shuffle, augmentation, mixup, extra draws, dropout) is in last.pt."""
+    """Every random stream (shuffle, augmentation, crops, mixup and cutmix, extra draws, dropout) is in last.pt."""
     train = load_script("train_emotion")
     extra = tmp_path / "extra.npz"
     rng = np.random.default_rng(1)
     np.savez(extra, images=rng.integers(0, 256, (40, 48, 48)).astype(np.uint8), labels=np.full(40, 6))
     common = ["--data-dir", str(fer_dir), "--epochs", "3", "--batch-size", "32", "--threads", "1",
-              "--soft-labels", "0.5", "--mixup", "0.4", "--extra", str(extra), "--extra-per-epoch", "16"]
+              "--soft-labels", "0.5", "--mixup", "0.4", "--cutmix", "1.0", "--mixup-p", "0.8", "--crop", "44",
+              "--extra", str(extra), "--extra-per-epoch", "16"]
     whole, split = tmp_path / "whole", tmp_path / "split"
     train.train(train.parse_args([*common, "--out", str(whole)]))
     stopped = train.train(train.parse_args([*common, "--out", str(split), "--stop-after", "1"]))
     assert stopped["stopped_after"] == 1
-    train.train(train.parse_args([*common, "--out", str(split), "--resume"]))
+    summary = train.train(train.parse_args([*common, "--out", str(split), "--resume"]))
+    assert summary["crop"] == 44 and 0 <= summary["best_val_acc_ten_crop"] <= 1
     a = torch.load(whole / "last.pt", weights_only=False)
     b = torch.load(split / "last.pt", weights_only=False)
     for key in ("model", "ema"):

@@ -1,4 +1,4 @@
-"""FER+ votes as targets, the blended target, mixup: the rules the training loop relies on."""
+"""FER+ votes as targets, the blended target, mixup and cutmix: the rules the training loop relies on."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from conftest import require_module
 torch = require_module("torch", "python3 scripts/install.py --train")
 
 from fer_overlay.training.data import FERPLUS_COLUMNS, LABELS, ferplus_targets  # noqa: E402
-from fer_overlay.training.targets import beta_sample, blend_targets, mixup, soft_cross_entropy  # noqa: E402
+from fer_overlay.training.targets import beta_sample, blend_targets, cutmix, mixup, soft_cross_entropy  # noqa: E402
 
 
 def votes(**counts: int) -> list[int]:
@@ -66,3 +66,29 @@ def test_mixup_keeps_each_face_dominant_and_targets_normalised() -> None:
     assert 0.4 < float(np.mean(draws)) < 0.6 and min(draws) < 0.1 and max(draws) > 0.9
     with pytest.raises(ValueError, match="alpha"):
         beta_sample(2.0, gen)
+
+
+def test_cutmix_pastes_one_box_and_weights_the_target_by_its_area() -> None:
+    x = torch.stack([torch.full((1, 12, 12), float(i)) for i in range(8)])
+    target = torch.eye(8)  # face i is class i, so a target's weights name whose pixels it holds
+    for seed in range(20):
+        gen = torch.Generator().manual_seed(seed)
+        mx, mt = cutmix(x, target, 1.0, gen)
+        assert torch.allclose(mt.sum(1), torch.ones(8))
+        for i in range(8):
+            own = (mx[i, 0] == i).float().mean().item()
+            # Where the partner is a different face, its share of pixels is its share of the target.
+            if own < 1.0:
+                assert mt[i, i].item() == pytest.approx(own, abs=1e-6)
+                assert own >= 0.5 - 1e-6
+                partner = int(mt[i].argsort()[-2])
+                assert set(mx[i, 0].unique().tolist()) == {float(i), float(partner)}
+        # One box per batch: every face changed in the same rectangle.
+        changed = [(mx[i, 0] != i) for i in range(8) if (mx[i, 0] != i).any()]
+        if len(changed) > 1:
+            assert all(torch.equal(changed[0], c) for c in changed[1:])
+    assert cutmix(x, target, 0.0, torch.Generator())[0] is x
+    # Resumable: the same generator state pastes the same boxes.
+    a = cutmix(x, target, 1.0, torch.Generator().manual_seed(3))[0]
+    b = cutmix(x, target, 1.0, torch.Generator().manual_seed(3))[0]
+    assert torch.equal(a, b)

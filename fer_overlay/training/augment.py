@@ -115,3 +115,29 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.
     x = low_resolution(x, cfg, gen)
     x = photometric(x, cfg, gen)
     return random_erase(x, cfg, gen)
+
+
+def random_crop(x: torch.Tensor, side: int, gen: torch.Generator) -> torch.Tensor:
+    """A side x side window of each face at its own random place (the published FER2013
+    recipes' 40/44-px crops of the 48-px face). The nets end in a global pool, so they
+    take any input size; :func:`ten_crops` gives the matching test-time views."""
+    n, _, h, w = x.shape
+    if not 0 < side <= min(h, w):
+        raise ValueError(f"crop side must be in [1, {min(h, w)}], got {side}")
+    y0 = torch.randint(0, h - side + 1, (n,), generator=gen, device=gen.device).to(x.device)
+    x0 = torch.randint(0, w - side + 1, (n,), generator=gen, device=gen.device).to(x.device)
+    offs = torch.arange(side, device=x.device)
+    rows = (y0[:, None] + offs).view(n, 1, side, 1).expand(n, x.shape[1], side, w)
+    picked = x.gather(2, rows)
+    cols = (x0[:, None] + offs).view(n, 1, 1, side).expand(n, x.shape[1], side, side)
+    return picked.gather(3, cols)
+
+
+def ten_crops(x: torch.Tensor, side: int) -> list[torch.Tensor]:
+    """The four corners and the centre, each also mirrored: ten views to average."""
+    h, w = x.shape[-2:]
+    if not 0 < side <= min(h, w):
+        raise ValueError(f"crop side must be in [1, {min(h, w)}], got {side}")
+    places = [(0, 0), (0, w - side), (h - side, 0), (h - side, w - side), ((h - side) // 2, (w - side) // 2)]
+    crops = [x[..., y : y + side, c : c + side].contiguous() for y, c in places]
+    return crops + [torch.flip(c, dims=[-1]) for c in crops]

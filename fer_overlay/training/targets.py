@@ -1,4 +1,4 @@
-"""Training targets: FER2013 labels blended with FER+ votes, mixup, and the soft loss.
+"""Training targets: FER2013 labels blended with FER+ votes, mixup, cutmix, and the soft loss.
 
 Kept apart from the training loop so each rule is a pure function a test can pin down.
 """
@@ -40,6 +40,32 @@ def mixup(
     lam = max(lam, 1 - lam)
     perm = torch.randperm(x.shape[0], generator=gen, device=x.device)
     return lam * x + (1 - lam) * x[perm], lam * target + (1 - lam) * target[perm]
+
+
+def cutmix(
+    x: torch.Tensor, target: torch.Tensor, alpha: float, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Paste one rectangle of another face of the batch into each face; targets mix by area.
+
+    One box per batch (size from a Beta(alpha, alpha) draw, place uniform, clipped to the
+    image as in the CutMix paper), so the target weight is the area really pasted. The
+    pasted share is folded to <= 0.5, so each face keeps most of its own pixels and stays
+    the dominant label, as in :func:`mixup`. Every draw comes from `gen`.
+    """
+    if alpha <= 0:
+        return x, target
+    lam = beta_sample(alpha, gen)
+    lam = max(lam, 1 - lam)
+    h, w = x.shape[-2:]
+    ch, cw = round(h * (1 - lam) ** 0.5), round(w * (1 - lam) ** 0.5)
+    cy, cx = (torch.rand(2, generator=gen, device=gen.device) * torch.tensor([h, w], device=gen.device)).tolist()
+    y0, y1 = max(0, int(cy - ch / 2)), min(h, int(cy + ch / 2))
+    x0, x1 = max(0, int(cx - cw / 2)), min(w, int(cx + cw / 2))
+    perm = torch.randperm(x.shape[0], generator=gen, device=x.device)
+    mixed = x.clone()
+    mixed[..., y0:y1, x0:x1] = x[perm][..., y0:y1, x0:x1]
+    pasted = (y1 - y0) * (x1 - x0) / (h * w)
+    return mixed, (1 - pasted) * target + pasted * target[perm]
 
 
 def beta_sample(alpha: float, gen: torch.Generator) -> float:
