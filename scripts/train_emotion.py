@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the emotion CNN on FER2013 (Training split; PublicTest for model selection).
 
-CPU (bf16 autocast, channels_last) or CUDA, chosen automatically. Augmentation runs
+CPU (channels_last; bf16 autocast where the CPU has native bf16) or CUDA, chosen automatically. Augmentation runs
 batched on the device (fer_overlay.training.augment). Weights are averaged (EMA) and the
 EMA model is the one evaluated and kept. Optional distillation from teacher checkpoints.
 
@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_overlay.training.augment import AugmentConfig, augment, random_crop, ten_crops
 from fer_overlay.training.data import LABELS, Split, concat, load_extra, load_split, normalise, to_unit
+from fer_overlay.training.device import Amp, autocast, autocast_dtype, describe, pick_device
 from fer_overlay.training.net import ARCHS, EmotionNet, build
 from fer_overlay.training.targets import blend_targets, cutmix, mixup, soft_cross_entropy
 
@@ -59,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    p.add_argument("--amp", choices=[a.value for a in Amp], default=Amp.AUTO.value,
+                   help="auto: bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX), else fp32")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke tests)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights (best.pt), e.g. to fine-tune")
@@ -99,14 +102,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda asked for, but torch sees no CUDA device")
-    return torch.device(name)
-
-
 class Ema:
     """Exponential moving average of parameters; buffers (BN statistics) are copied."""
 
@@ -139,13 +134,14 @@ def load_teachers(paths: list[Path], device: torch.device) -> list[EmotionNet]:
 
 @torch.no_grad()
 def evaluate(
-    model: torch.nn.Module, split: Split, device: torch.device, flip_tta: bool = False
+    model: torch.nn.Module, split: Split, device: torch.device, flip_tta: bool = False,
+    dtype: torch.dtype | None = None,
 ) -> tuple[float, torch.Tensor]:
     model.eval()
     probs = []
     for i in range(0, len(split), 512):
         x = normalise(to_unit(split.images[i : i + 512])).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+        with autocast(device, dtype):
             logits = model(x).float()
             if flip_tta:
                 logits = torch.stack([logits, model(torch.flip(x, dims=[3])).float()])
@@ -158,14 +154,14 @@ def evaluate(
 
 @torch.no_grad()
 def evaluate_ten_crop(
-    model: torch.nn.Module, split: Split, device: torch.device, side: int
+    model: torch.nn.Module, split: Split, device: torch.device, side: int, dtype: torch.dtype | None = None
 ) -> tuple[float, torch.Tensor]:
     """Accuracy of the mean probability over :func:`ten_crops` views (corners, centre, mirrored)."""
     model.eval()
     probs = []
     for i in range(0, len(split), 512):
         x = normalise(to_unit(split.images[i : i + 512]))
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+        with autocast(device, dtype):
             views = [model(v.contiguous(memory_format=torch.channels_last)).float().softmax(-1)
                      for v in ten_crops(x, side)]
         probs.append(torch.stack(views).mean(0))
@@ -205,6 +201,7 @@ def mix_batch(
 
 def train(args: argparse.Namespace) -> dict:
     device = pick_device(args.device)
+    dtype = autocast_dtype(device, Amp(args.amp))
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -220,7 +217,7 @@ def train(args: argparse.Namespace) -> dict:
         train_split = concat(train_split, extra)
         log.info("extra faces: %d from %s, %d drawn per epoch", len(extra), args.extra, n_extra_epoch)
     val_split = load_split(args.data_dir / "fer2013_PublicTest.npz", device)
-    log.info("device %s, arch %s, %d train / %d val images", device, args.arch, n_fer, len(val_split))
+    log.info("device %s, arch %s, %d train / %d val images", describe(device, dtype), args.arch, n_fer, len(val_split))
 
     model = build(args.arch).to(device).to(memory_format=torch.channels_last)
     if args.init:
@@ -298,7 +295,7 @@ def train(args: argparse.Namespace) -> dict:
             if (args.mixup or args.cutmix) and torch.rand((), generator=gen, device=device).item() < args.mixup_p:
                 x, target = mix_batch(x, target, args.mixup, args.cutmix, gen)
             x = normalise(x).contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16):
+            with autocast(device, dtype):
                 logits = step_model(x)
                 loss = soft_cross_entropy(logits, target)
                 if teachers:
@@ -315,7 +312,7 @@ def train(args: argparse.Namespace) -> dict:
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(idx)
-        val_acc, val_probs = evaluate(ema.model, val_split, device)
+        val_acc, val_probs = evaluate(ema.model, val_split, device, dtype=dtype)
         elapsed = time.perf_counter() - t0
         row = {
             "epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen,
@@ -351,15 +348,16 @@ def train(args: argparse.Namespace) -> dict:
 
     best = build(args.arch).to(device).to(memory_format=torch.channels_last)
     best.load_state_dict(torch.load(best_path, map_location=device, weights_only=False)["model"])
-    acc, probs = evaluate(best, val_split, device)
-    acc_tta, _ = evaluate(best, val_split, device, flip_tta=True)
+    acc, probs = evaluate(best, val_split, device, dtype=dtype)
+    acc_tta, _ = evaluate(best, val_split, device, flip_tta=True, dtype=dtype)
     summary = {
         "arch": args.arch, "best_val_acc": acc, "best_val_acc_flip_tta": acc_tta,
         "best_val_ferplus_acc": ferplus_accuracy(probs, val_split), "labels": LABELS,
+        "precision": "bf16" if dtype is torch.bfloat16 else "fp32",
     }
     if args.crop:
         summary["crop"] = args.crop
-        summary["best_val_acc_ten_crop"], _ = evaluate_ten_crop(best, val_split, device, args.crop)
+        summary["best_val_acc_ten_crop"], _ = evaluate_ten_crop(best, val_split, device, args.crop, dtype)
         log.info("ten-crop (%d px) PublicTest %.4f", args.crop, summary["best_val_acc_ten_crop"])
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     log.info("best PublicTest %.4f (flip TTA %.4f) -> %s", acc, acc_tta, best_path)
