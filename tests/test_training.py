@@ -102,7 +102,7 @@ def test_random_crops_are_windows_of_each_face_at_their_own_places() -> None:
     y0, x0 = (crops[:, 0, 0, 0] // 100).long(), (crops[:, 0, 0, 0] % 100).long()
     for c, r, q in zip(crops, y0, x0):
         assert torch.equal(c[0], grid[r : r + 44, q : q + 44])
-    assert 0 <= int(y0.min()) and int(y0.max()) <= 4 and len(set(zip(y0.tolist(), x0.tolist()))) > 5
+    assert int(y0.min()) >= 0 and int(y0.max()) <= 4 and len(set(zip(y0.tolist(), x0.tolist()))) > 5
     assert torch.equal(crops, random_crop(x, 44, torch.Generator().manual_seed(0)))
     views = ten_crops(x[:2], 44)
     assert len(views) == 10 and all(v.shape == (2, 1, 44, 44) for v in views)
