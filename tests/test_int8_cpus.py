@@ -5,8 +5,10 @@ int32 sums; on AVX2 (most laptops before 2020-21, AMD before Zen 4) pairs of uin
 products are added into a saturating int16 first. The suite mostly runs on VNNI machines, so
 this test runs `scripts/int8_agreement.py` under qemu's user-mode emulation of an AVX2-only
 EPYC (Rome), where onnxruntime dispatches to its AVX2 kernels, and compares with this CPU.
-The 8-bit-weight file that the reduce-range recipe replaced is the control: it must change
-under emulation, or the emulation is not reaching the kernels that saturate.
+The 8-bit-weight file that the reduce-range recipe replaced is the control: under emulation
+it must fall away from fp32 well beyond the shipped file, or the emulation is not reaching the
+kernels that saturate. That check uses the emulated run alone, so it holds on any host: on an
+AVX2-only host the native run saturates too (seen on a 2026-12-02 EPYC), and the two agree.
 """
 
 from __future__ import annotations
@@ -53,14 +55,14 @@ def test_the_reduce_range_int8_file_gives_the_same_classes_on_an_avx2_only_cpu(q
     control = tmp_path / f"{model}_8bit.onnx"  # the first int8 file's recipe, full 8-bit weights,
     export.quantize_qdq(REPO / "models" / f"{model}.onnx", control, x[-512:], reduce_range=False)  # calibrated off
     # the faces compared
-    models = [REPO / "models" / f"{model}_int8.onnx", control]
+    models = [REPO / "models" / f"{model}.onnx", REPO / "models" / f"{model}_int8.onnx", control]
     here, _ = top_classes([sys.executable], models, data_dir, tmp_path / "here.npz")
     avx2, log = top_classes([qemu, "-cpu", EMULATED_CPU, sys.executable], models, data_dir, tmp_path / "avx2.npz")
     assert "CPUID: AVX2" in log and "AVX512" not in log, log  # the emulated CPU is what onnxruntime saw
 
-    shipped, old = models[0].name, control.name
-    # The control saturates there (it differed on 12% of these faces when this test was written):
-    # the emulation reaches the AVX2 int8 kernels.
-    assert np.mean(avx2[old] != here[old]) >= 0.03
+    fp32, shipped, old = (m.name for m in models)
+    # The control saturates there: it leaves fp32's class on 11-16% of these faces, the shipped
+    # file on 1.6% (measured natively on an AVX2-only EPYC): the emulation reaches the AVX2 kernels.
+    assert np.mean(avx2[old] != avx2[fp32]) - np.mean(avx2[shipped] != avx2[fp32]) >= 0.03
     # The shipped file cannot saturate (7-bit weights), so AVX2 computes what VNNI/AMX compute.
     assert np.mean(avx2[shipped] == here[shipped]) >= 0.995
