@@ -26,6 +26,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -132,41 +133,28 @@ def load_teachers(paths: list[Path], device: torch.device) -> list[EmotionNet]:
     return teachers
 
 
+def flip_views(x: torch.Tensor) -> list[torch.Tensor]:
+    return [x, torch.flip(x, dims=[3])]
+
+
 @torch.no_grad()
 def evaluate(
     model: torch.nn.Module, split: Split, device: torch.device, flip_tta: bool = False,
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | None = None, views: Callable[[torch.Tensor], list[torch.Tensor]] | None = None,
 ) -> tuple[float, torch.Tensor]:
-    model.eval()
-    probs = []
-    for i in range(0, len(split), 512):
-        x = normalise(to_unit(split.images[i : i + 512])).contiguous(memory_format=torch.channels_last)
-        with autocast(device, dtype):
-            logits = model(x).float()
-            if flip_tta:
-                logits = torch.stack([logits, model(torch.flip(x, dims=[3])).float()])
-        p = logits.softmax(-1)
-        probs.append(p.mean(0) if flip_tta else p)
-    allp = torch.cat(probs)
-    acc = (allp.argmax(1) == split.labels).float().mean().item()
-    return acc, allp
-
-
-@torch.no_grad()
-def evaluate_ten_crop(
-    model: torch.nn.Module, split: Split, device: torch.device, side: int, dtype: torch.dtype | None = None
-) -> tuple[float, torch.Tensor]:
-    """Accuracy of the mean probability over :func:`ten_crops` views (corners, centre, mirrored)."""
+    """Accuracy and probabilities, averaged over `views` of each face (flip_tta: the face and its mirror)."""
+    if views is None:
+        views = flip_views if flip_tta else lambda x: [x]
     model.eval()
     probs = []
     for i in range(0, len(split), 512):
         x = normalise(to_unit(split.images[i : i + 512]))
         with autocast(device, dtype):
-            views = [model(v.contiguous(memory_format=torch.channels_last)).float().softmax(-1)
-                     for v in ten_crops(x, side)]
-        probs.append(torch.stack(views).mean(0))
+            p = [model(v.contiguous(memory_format=torch.channels_last)).float().softmax(-1) for v in views(x)]
+        probs.append(torch.stack(p).mean(0))
     allp = torch.cat(probs)
-    return (allp.argmax(1) == split.labels).float().mean().item(), allp
+    acc = (allp.argmax(1) == split.labels).float().mean().item()
+    return acc, allp
 
 
 def ferplus_accuracy(probs: torch.Tensor, split: Split) -> float:
@@ -357,7 +345,9 @@ def train(args: argparse.Namespace) -> dict:
     }
     if args.crop:
         summary["crop"] = args.crop
-        summary["best_val_acc_ten_crop"], _ = evaluate_ten_crop(best, val_split, device, args.crop, dtype)
+        summary["best_val_acc_ten_crop"], _ = evaluate(
+            best, val_split, device, dtype=dtype, views=lambda x: ten_crops(x, args.crop)
+        )
         log.info("ten-crop (%d px) PublicTest %.4f", args.crop, summary["best_val_acc_ten_crop"])
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     log.info("best PublicTest %.4f (flip TTA %.4f) -> %s", acc, acc_tta, best_path)

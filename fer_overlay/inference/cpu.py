@@ -101,8 +101,8 @@ def from_flags(flags: Iterable[str], arch: str, model: str = "", source: str = "
     )
 
 
-def parse_cpuinfo(text: str, machine: str | None = None) -> CpuFeatures:
-    """Features of the first processor listed in a /proc/cpuinfo text."""
+def first_processor(text: str) -> dict[str, str]:
+    """The fields (lower-case keys) of the first processor listed in a /proc/cpuinfo text."""
     fields: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
@@ -111,6 +111,12 @@ def parse_cpuinfo(text: str, machine: str | None = None) -> CpuFeatures:
             continue
         key, _, value = line.partition(":")
         fields.setdefault(key.strip().lower(), value.strip())
+    return fields
+
+
+def parse_cpuinfo(text: str, machine: str | None = None) -> CpuFeatures:
+    """Features of the first processor listed in a /proc/cpuinfo text."""
+    fields = first_processor(text)
     flags = (fields.get("flags") or fields.get("features") or "").split()
     arch = machine or ("x86_64" if "flags" in fields else "aarch64" if "features" in fields else platform.machine())
     return from_flags(flags, arch, fields.get("model name", ""), source=str(CPUINFO))

@@ -4,21 +4,18 @@ bf16 autocast halves the memory traffic of a CPU step, but only CPUs with bf16
 instructions (AVX512-BF16, AMX-BF16) run it natively. Elsewhere, an AVX2-only AMD EPYC
 for one, PyTorch emulates it and the step gets many times slower: a 50-second epoch
 there did not finish in eight minutes. So "auto" means bf16 on CUDA and on
-bf16-capable CPUs, and fp32 on any other CPU. The choice is logged.
+bf16-capable CPUs, and fp32 on any other CPU; train_emotion.py logs the choice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
-import logging
-from pathlib import Path
 
 import torch
 
-log = logging.getLogger(__name__)
+from fer_overlay.inference.cpu import CPUINFO, first_processor
 
-CPUINFO = Path("/proc/cpuinfo")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
@@ -38,12 +35,8 @@ def pick_device(name: str) -> torch.device:
 
 def cpu_bf16_flags(cpuinfo: str) -> list[str]:
     """The bf16 instruction sets the kernel lists on the first processor of /proc/cpuinfo."""
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            flags = set(value.split())
-            return [f for f in BF16_FLAGS if f in flags]
-    return []
+    flags = set(first_processor(cpuinfo).get("flags", "").split())
+    return [f for f in BF16_FLAGS if f in flags]
 
 
 def _cpuinfo() -> str:

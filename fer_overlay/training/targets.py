@@ -63,7 +63,7 @@ def cutmix(
     x0, x1 = max(0, int(cx - cw / 2)), min(w, int(cx + cw / 2))
     perm = torch.randperm(x.shape[0], generator=gen, device=x.device)
     mixed = x.clone()
-    mixed[..., y0:y1, x0:x1] = x[perm][..., y0:y1, x0:x1]
+    mixed[..., y0:y1, x0:x1] = x[perm, ..., y0:y1, x0:x1]
     pasted = (y1 - y0) * (x1 - x0) / (h * w)
     return mixed, (1 - pasted) * target + pasted * target[perm]
 
